@@ -1,0 +1,3 @@
+from haven_top.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,21 @@
+"""The core and the sources must work without Textual, so they can be tested and
+benchmarked alone."""
+
+import subprocess
+import sys
+
+import pytest
+
+HEADLESS_MODULES = [
+    "haven_top.core.snapshot",
+    "haven_top.core.state",
+]
+
+
+@pytest.mark.parametrize("module", HEADLESS_MODULES)
+def test_headless_module_skips_textual(module: str) -> None:
+    code = f"import sys, {module}; print('textual' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

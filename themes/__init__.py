@@ -1,0 +1,1 @@
+"""Colour themes shipped with haven-top, one TOML file each."""
