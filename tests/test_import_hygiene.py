@@ -9,6 +9,9 @@ import pytest
 HEADLESS_MODULES = [
     "haven_top.core.snapshot",
     "haven_top.core.state",
+    "haven_top.sources.scraper",
+    "haven_top.sources.health",
+    "haven_top.sources.system",
 ]
 
 
