@@ -42,7 +42,8 @@ class Received:
 
 @dataclass
 class ScriptedServer:
-    """Server that responds to each request with the next (status, body) of `script`; 0 stalls."""
+    """Server that responds to each request with the next (status, body) of
+    `script`, or holds the connection open for status 0."""
 
     script: list[tuple[int, str]]
     received: list[Received] = field(default_factory=list)
