@@ -119,6 +119,7 @@ async def _demo_state(service: DemoService, request: Request) -> Response:
             "debug": {"enabled": enabled, "level": level, "expires_at": expires_at},
             "pool": {"in_use": service.pool.in_use, "capacity": service.pool.capacity},
             "stream_clients": service.hub.subscriber_count,
+            "database": str(service.pool.path),
         }
     )
 

@@ -79,9 +79,11 @@ class ParentWatch:
         threading.Thread(target=target, daemon=True, name="parent-watch").start()
 
     def _read_stdin(self) -> None:
-        stream = sys.stdin.buffer
+        # os.read on the raw descriptor takes no buffer lock, so this blocked
+        # daemon thread cannot abort interpreter shutdown.
         try:
-            while stream.read1(4096):
+            descriptor = sys.stdin.fileno()
+            while os.read(descriptor, 4096):
                 pass
         except (OSError, ValueError):
             pass

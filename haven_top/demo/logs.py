@@ -157,6 +157,7 @@ class DebugMode:
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
+        self.audit = logging.getLogger(f"{logger.name}.admin")
         self.expires_at: datetime | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -168,13 +169,16 @@ class DebugMode:
         """Turn debug logging on for `duration` seconds; return the expiry time."""
         self._cancel_timer()
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(duration, self._expire)
+        # A fresh context keeps the enabling request's id off the expiry record.
+        self._timer = loop.call_later(
+            duration, self._expire, context=contextvars.Context()
+        )
         now = datetime.now(timezone.utc)
         self.expires_at = datetime.fromtimestamp(
             now.timestamp() + duration, timezone.utc
         )
         self.logger.setLevel(logging.DEBUG)
-        self.logger.warning(
+        self.audit.warning(
             "Debug logging enabled",
             extra={"fields": {"duration_s": duration, "expires_at": self.state()[2]}},
         )
@@ -187,7 +191,7 @@ class DebugMode:
         self.expires_at = None
         self.logger.setLevel(logging.INFO)
         if was_enabled:
-            self.logger.warning(
+            self.audit.warning(
                 "Debug logging disabled", extra={"fields": {"reason": reason}}
             )
 
