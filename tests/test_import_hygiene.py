@@ -12,6 +12,9 @@ HEADLESS_MODULES = [
     "haven_top.sources.scraper",
     "haven_top.sources.health",
     "haven_top.sources.system",
+    "haven_top.core.exposition",
+    "haven_top.core.rates",
+    "haven_top.core.quantile",
 ]
 
 
