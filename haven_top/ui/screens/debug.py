@@ -1,0 +1,430 @@
+"""Remote debug logging from the dashboard: the confirmation modal, the
+controller that sends the requests in workers, and the read-only footer.
+
+The controller never holds the token as text: it keeps the `Secret` inside an
+`AdminClient`, and every message it shows comes from `DebugResult.message`,
+which the client builds without the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.validation import Integer
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet
+from textual.widgets._footer import FooterLabel
+
+from haven_top.core.token import MISSING_TOKEN_MESSAGE, AdminToken
+from haven_top.sources.admin import (
+    DEFAULT_TIMEOUT,
+    MAX_DURATION,
+    AdminClient,
+    DebugResult,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DURATION = 300
+VERIFY_SECONDS = 5.0
+"""How long to wait for the first DEBUG record after turning debug on."""
+VERIFY_POLL_SECONDS = 0.25
+WORKER_GROUP = "admin-debug"
+DEBUG_LEVEL = 10
+"""Rank of DEBUG in the log store's level column, as in the logging module."""
+
+
+@dataclass(frozen=True)
+class DebugRequest:
+    """What the operator confirmed in the modal."""
+
+    duration: int
+    """Seconds debug logging stays on."""
+    targets: tuple[str, ...]
+
+
+class DebugModal(ModalScreen[DebugRequest | None]):
+    """Confirmation of turning debug on: the duration and the targets."""
+
+    DEFAULT_CSS = """
+    DebugModal {
+        align: center middle;
+    }
+    DebugModal > #debug-dialog {
+        width: 72;
+        max-width: 100%;
+        height: auto;
+        padding: 0 1;
+        border: thick $warning;
+        background: $surface;
+    }
+    DebugModal #debug-title {
+        text-style: bold;
+        color: $warning;
+    }
+    DebugModal #debug-help {
+        width: 100%;
+        color: $text-muted;
+    }
+    DebugModal #debug-duration-row {
+        height: auto;
+    }
+    DebugModal #debug-duration-label {
+        padding: 1 1 0 0;
+    }
+    DebugModal #debug-duration {
+        width: 16;
+    }
+    DebugModal #debug-targets {
+        width: 100%;
+    }
+    DebugModal #debug-error {
+        color: $error;
+        height: auto;
+    }
+    DebugModal #debug-buttons {
+        height: auto;
+        align-horizontal: right;
+    }
+    DebugModal Button {
+        margin-left: 1;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="debug-cancel"),
+    ]
+
+    def __init__(
+        self,
+        targets: Sequence[str],
+        selected: str | None = None,
+        duration: int = DEFAULT_DURATION,
+    ) -> None:
+        """`targets` are all the monitored targets; `selected` is the one the
+        panes are narrowed to, offered as the alternative to all of them."""
+        super().__init__()
+        self.targets = tuple(targets)
+        self.selected = selected if selected in self.targets else None
+        self.duration = duration
+
+    def compose(self) -> ComposeResult:
+        count = len(self.targets)
+        noun = "target" if count == 1 else "targets"
+        with Vertical(id="debug-dialog"):
+            yield Label("Turn on debug logging", id="debug-title")
+            yield Label(
+                "Sends POST /admin/debug. The service switches debug off by "
+                "itself when the duration ends; press d again to end it sooner.",
+                id="debug-help",
+            )
+            with Horizontal(id="debug-duration-row"):
+                yield Label("Duration in seconds:", id="debug-duration-label")
+                yield Input(
+                    str(self.duration),
+                    type="integer",
+                    validators=[Integer(minimum=1, maximum=MAX_DURATION)],
+                    id="debug-duration",
+                )
+            with RadioSet(id="debug-targets"):
+                yield RadioButton(f"all {count} {noun}", value=True, id="debug-all")
+                label = f"selected: {self.selected}" if self.selected else "selected"
+                yield RadioButton(
+                    label, id="debug-selected", disabled=self.selected is None
+                )
+            yield Label("", id="debug-error")
+            with Horizontal(id="debug-buttons"):
+                yield Button("Turn on", variant="warning", id="debug-confirm")
+                yield Button("Cancel", id="debug-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#debug-duration", Input).focus()
+
+    @on(Input.Submitted, "#debug-duration")
+    @on(Button.Pressed, "#debug-confirm")
+    def confirm(self) -> None:
+        request = self.build_request()
+        if request is not None:
+            self.dismiss(request)
+
+    @on(Button.Pressed, "#debug-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def build_request(self) -> DebugRequest | None:
+        """Return the confirmed request, or show why the input is invalid."""
+        text = self.query_one("#debug-duration", Input).value.strip()
+        try:
+            duration = int(text)
+        except ValueError:
+            duration = 0
+        if not 1 <= duration <= MAX_DURATION:
+            self.query_one("#debug-error", Label).update(
+                f"Invalid duration {text!r}: enter whole seconds from 1 to "
+                f"{MAX_DURATION}."
+            )
+            return None
+        chosen = self.query_one("#debug-selected", RadioButton).value
+        targets = (self.selected,) if chosen and self.selected else self.targets
+        return DebugRequest(duration, targets)
+
+
+class AdminFooter(Footer):
+    """The key footer, with a READ-ONLY mark on its right in read-only mode."""
+
+    DEFAULT_CSS = """
+    AdminFooter FooterLabel.-read-only {
+        dock: right;
+        margin: 0;
+        padding: 0 1;
+        text-style: bold;
+        color: $background;
+        background: $warning;
+    }
+    """
+
+    def __init__(self, *, read_only: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.read_only = read_only
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        if self.read_only:
+            yield FooterLabel("READ-ONLY", classes="-read-only")
+
+
+@dataclass(frozen=True)
+class AdminOptions:
+    """How the dashboard reaches `/admin/debug`, from the flags and config."""
+
+    token: AdminToken | None = None
+    token_error: str | None = None
+    """Why loading the token failed, shown when the operator presses the key."""
+    allow_insecure: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+
+
+DebugSetter = Callable[[str, "float | None"], None]
+"""Stores a target's debug expiry (Unix time, or None) for the header."""
+
+
+class LogStoreLike(Protocol):
+    next_seq: int
+    first_seq: int
+
+    def level_at(self, seq: int) -> int: ...
+
+    def instance_at(self, seq: int) -> str | None: ...
+
+
+class DebugRecordCounter:
+    """Counts the DEBUG records each target sent to a log store since a mark.
+
+    `store` is a `LogStore` (read through `next_seq`, `first_seq`, `level_at`
+    and `instance_at`). `connected` tells whether any log source is connected;
+    without it the store's existence is taken to mean one is.
+    """
+
+    def __init__(
+        self,
+        store: LogStoreLike,
+        targets: Sequence[str],
+        connected: Callable[[], bool] | None = None,
+    ) -> None:
+        self.store = store
+        self.connected = connected
+        self._keys = {_instance_key(target): target for target in targets}
+
+    def is_connected(self) -> bool:
+        return True if self.connected is None else self.connected()
+
+    def mark(self) -> int:
+        return self.store.next_seq
+
+    def count_since(self, mark: int) -> dict[str, int]:
+        """DEBUG records per target from seq `mark` on.
+
+        A record from an instance that is no target (a file, a pipe, a command)
+        counts for every target, because it cannot be told apart.
+        """
+        counts = dict.fromkeys(self._keys.values(), 0)
+        start = max(mark, self.store.first_seq)
+        for seq in range(start, self.store.next_seq):
+            if self.store.level_at(seq) != DEBUG_LEVEL:
+                continue
+            instance = self.store.instance_at(seq) or ""
+            target = self._keys.get(_instance_key(instance))
+            if target is not None:
+                counts[target] += 1
+                continue
+            for name in counts:
+                counts[name] += 1
+        return counts
+
+
+def _instance_key(url: str) -> str:
+    key = url.strip().lower()
+    for scheme in ("http://", "https://", "ws://", "wss://"):
+        key = key.removeprefix(scheme)
+    return key.rstrip("/")
+
+
+def format_countdown(seconds: float) -> str:
+    """Format remaining time as minutes and seconds: "4:32", "0:07", "72:00"."""
+    whole = max(0, int(seconds + 0.999))
+    minutes, secs = divmod(whole, 60)
+    return f"{minutes}:{secs:02d}"
+
+
+class DebugControl:
+    """Turns debug logging on and off in workers and reports each outcome.
+
+    The key toggles: while any target has debug on, it sends
+    `{"enabled": false}` to those; otherwise it opens `DebugModal`.
+    """
+
+    def __init__(
+        self,
+        options: AdminOptions,
+        targets: Sequence[str],
+        *,
+        set_debug_until: DebugSetter | None = None,
+        records: DebugRecordCounter | None = None,
+    ) -> None:
+        self.options = options
+        self.targets = tuple(targets)
+        self.set_debug_until = set_debug_until
+        self.records = records
+        self.until: dict[str, float] = {}
+        """Local Unix time when debug ends, per target that haven-top turned on."""
+        self.busy = False
+
+    def active_targets(self, now: float | None = None) -> list[str]:
+        """Targets where debug logging is on and not yet expired."""
+        moment = time.time() if now is None else now
+        return [target for target, end in self.until.items() if end > moment]
+
+    def toggle(self, screen: Screen[object], selected: str | None = None) -> None:
+        """Handle the key: turn debug off where it is on, else ask to turn it on."""
+        app = screen.app
+        if self.options.token is None:
+            message = self.options.token_error or MISSING_TOKEN_MESSAGE
+            app.notify(message, title="Debug logging", severity="error")
+            return
+        if self.busy:
+            app.notify("A debug request is still running; wait for its result.")
+            return
+        active = self.active_targets()
+        if active:
+            self._start(screen, active, enabled=False, duration=None)
+            return
+        modal = DebugModal(self.targets, selected)
+        app.push_screen(
+            modal, callback=lambda request: self._confirmed(screen, request)
+        )
+
+    def _confirmed(self, screen: Screen[object], request: DebugRequest | None) -> None:
+        if request is not None:
+            self._start(screen, request.targets, True, request.duration)
+
+    def _start(
+        self,
+        screen: Screen[object],
+        targets: Sequence[str],
+        enabled: bool,
+        duration: int | None,
+    ) -> None:
+        self.busy = True
+        screen.run_worker(
+            self._send(screen, tuple(targets), enabled, duration),
+            name="debug on" if enabled else "debug off",
+            group=WORKER_GROUP,
+            exit_on_error=False,
+        )
+
+    async def _send(
+        self,
+        screen: Screen[object],
+        targets: tuple[str, ...],
+        enabled: bool,
+        duration: int | None,
+    ) -> None:
+        token = self.options.token
+        assert token is not None
+        client = AdminClient(
+            token.secret,
+            timeout=self.options.timeout,
+            allow_insecure=self.options.allow_insecure,
+        )
+        mark = self._log_mark()
+        try:
+            results = await client.set_debug_many(targets, enabled, duration)
+        finally:
+            self.busy = False
+        for result in results:
+            self._apply(screen, result)
+        turned_on = [result.target for result in results if result.ok and enabled]
+        if turned_on:
+            await self._verify(screen, turned_on, mark)
+
+    def _apply(self, screen: Screen[object], result: DebugResult) -> None:
+        if result.ok:
+            if result.until is not None:
+                self.until[result.target] = result.until
+            else:
+                self.until.pop(result.target, None)
+            if self.set_debug_until is not None:
+                self.set_debug_until(result.target, result.until)
+            logger.info("%s", result.message)
+        else:
+            logger.warning("%s", result.message)
+        severity = "information" if result.ok else "error"
+        screen.app.notify(result.message, title="Debug logging", severity=severity)
+
+    def _log_mark(self) -> int | None:
+        if self.records is None or not self.records.is_connected():
+            return None
+        return self.records.mark()
+
+    async def _verify(
+        self, screen: Screen[object], targets: list[str], mark: int | None
+    ) -> None:
+        """Report, per target, whether DEBUG records arrive in the log stream."""
+        app = screen.app
+        if mark is None or self.records is None:
+            app.notify(
+                "Debug logging is on, but no log source is connected, so its "
+                "DEBUG records cannot be seen: start haven-top with a log source.",
+                title="Debug logging",
+                severity="warning",
+            )
+            return
+        waiting = set(targets)
+        deadline = time.monotonic() + VERIFY_SECONDS
+        while waiting and time.monotonic() < deadline:
+            await asyncio.sleep(VERIFY_POLL_SECONDS)
+            # Debug may have been turned off again meanwhile: stop waiting there.
+            waiting &= set(self.active_targets())
+            counts = self.records.count_since(mark)
+            arrived = {target for target in waiting if counts.get(target, 0) > 0}
+            for target in sorted(arrived):
+                app.notify(
+                    f"DEBUG records are arriving from {target}", title="Debug logging"
+                )
+            waiting -= arrived
+        for target in sorted(waiting):
+            message = (
+                f"no DEBUG records from {target} in {VERIFY_SECONDS:g} s: the "
+                "service accepted the call, but its log stream does not show them"
+            )
+            logger.warning("%s", message)
+            app.notify(message, title="Debug logging", severity="warning")

@@ -1,0 +1,81 @@
+"""The debug confirmation modal and the read-only footer, through Pilot."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import Input, Label, RadioButton
+
+from haven_top.ui.screens.debug import AdminFooter, DebugModal, DebugRequest
+
+TARGETS = ("http://127.0.0.1:8001", "http://127.0.0.1:8002")
+
+
+class ModalHost(App[None]):
+    """Opens one `DebugModal` and keeps what it returned."""
+
+    def __init__(self, selected: str | None = None) -> None:
+        super().__init__()
+        self.selected = selected
+        self.results: list[DebugRequest | None] = []
+
+    def on_mount(self) -> None:
+        modal = DebugModal(TARGETS, self.selected)
+        self.push_screen(modal, callback=self.results.append)
+
+
+class FooterHost(App[None]):
+    def __init__(self, read_only: bool) -> None:
+        super().__init__()
+        self.read_only = read_only
+
+    def compose(self) -> ComposeResult:
+        yield AdminFooter(read_only=self.read_only)
+
+
+async def test_modal_defaults_to_all_targets() -> None:
+    app = ModalHost()
+    async with app.run_test(size=(80, 24)) as pilot:
+        duration = app.screen.query_one("#debug-duration", Input)
+        assert duration.value == "300"
+        assert app.screen.query_one("#debug-selected", RadioButton).disabled
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.results == [DebugRequest(300, TARGETS)]
+
+
+async def test_modal_edits_duration_and_target() -> None:
+    app = ModalHost(selected=TARGETS[1])
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        selected = screen.query_one("#debug-selected", RadioButton)
+        assert not selected.disabled
+        assert TARGETS[1] in str(selected.label)
+        await pilot.press("backspace", "backspace", "backspace", "4", "5")
+        await pilot.click("#debug-selected")
+        await pilot.click("#debug-confirm")
+        await pilot.pause()
+    assert app.results == [DebugRequest(45, (TARGETS[1],))]
+
+
+async def test_modal_rejects_invalid_duration() -> None:
+    app = ModalHost()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await pilot.press("backspace", "backspace", "backspace", "0", "enter")
+        await pilot.pause()
+        assert app.screen is screen
+        error = str(screen.query_one("#debug-error", Label).render())
+        assert "Invalid duration '0'" in error
+        assert app.results == []
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.results == [None]
+
+
+async def test_footer_marks_read_only() -> None:
+    for read_only in (True, False):
+        app = FooterHost(read_only)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            text = app.export_screenshot()
+        assert ("READ-ONLY" in text) is read_only
