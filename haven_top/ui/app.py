@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from textual.app import App
 from textual.binding import Binding
+from textual.filter import LineFilter, Monochrome, NoColor
+from textual.screen import Screen
 
 from haven_top.core.snapshot import Snapshot
+from haven_top.ui import themes
+from haven_top.ui.screens.help import HelpScreen
+from haven_top.ui.screens.main import MainScreen
+
+logger = logging.getLogger(__name__)
 
 
 class SnapshotProvider(Protocol):
@@ -39,16 +50,139 @@ class SnapshotProvider(Protocol):
 class HavenTopApp(App[None]):
     """Live dashboard of one or more Haven instances."""
 
+    CSS_PATH = "app.tcss"
+    TITLE = "haven-top"
+    ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            id="help",
+            tooltip="Show the keys and what each pane means.",
+        ),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Stop monitoring and exit."),
     ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-medium"), (180, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
-    def __init__(self, provider: SnapshotProvider, *, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        provider: SnapshotProvider,
+        *,
+        interval: float = 1.0,
+        window_seconds: float = 60.0,
+        theme: str | None = None,
+        no_color: bool = False,
+        read_only: bool = False,
+        keymap: dict[str, str] | None = None,
+        themes_dir: Path | None = None,
+    ) -> None:
         super().__init__()
         self.provider = provider
         self.interval = interval
+        self.window_seconds = window_seconds
+        self.read_only = read_only
+        self.colourless = no_color or no_color_requested()
+        self.set_class(self.colourless, "-no-color")
+        self.theme_errors = self._register_themes(themes_dir)
+        self.theme = self._pick_theme(theme)
+        if keymap:
+            self.set_keymap(keymap)
+
+    def _register_themes(self, themes_dir: Path | None) -> list[str]:
+        for theme in themes.bundled_themes():
+            self.register_theme(theme)
+        user_themes, errors = themes.user_themes(themes_dir)
+        for theme in user_themes:
+            self.register_theme(theme)
+        return errors
+
+    def _pick_theme(self, requested: str | None) -> str:
+        if self.colourless:
+            return themes.TERMINAL_THEME
+        name = requested or themes.DEFAULT_THEME
+        if name not in self.available_themes:
+            known = ", ".join(sorted(self.available_themes))
+            raise themes.ThemeError(f"Unknown theme {name!r}; choose one of: {known}")
+        return name
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen(
+            self.provider, interval=self.interval, window_seconds=self.window_seconds
+        )
+
+    async def on_mount(self) -> None:
+        for error in self.theme_errors:
+            self.notify(error, title="Theme skipped", severity="warning")
+        await self.provider.start()
+
+    async def on_unmount(self) -> None:
+        await self.provider.stop()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, with colour removed when NO_COLOR or no_color asks.
+
+        Textual 8 itself greys colours (`Monochrome`) whenever NO_COLOR is set,
+        even to "". Here an empty NO_COLOR keeps colour, as no-color.org says,
+        and a non-empty one drops it entirely (`NoColor`), leaving bold and
+        reverse to mark state.
+        """
+        filters = [
+            line_filter
+            for line_filter in super().get_line_filters()
+            if not isinstance(line_filter, Monochrome | NoColor)
+        ]
+        if self.colourless:
+            filters.append(_NO_COLOR_FILTER)
+        return filters
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.key_help()))
+
+    def key_help(self) -> list[tuple[str, str, str]]:
+        """(key, name, what it does) of each visible binding, as the keymap set it."""
+        rows = []
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if binding.show:
+                key = self.get_key_display(binding)
+                rows.append((key, binding.description, binding.tooltip))
+        return rows
 
 
-def make_app(provider: SnapshotProvider, *, interval: float = 1.0) -> HavenTopApp:
-    """Build the app; the CLI and the tests share this constructor."""
-    return HavenTopApp(provider, interval=interval)
+_NO_COLOR_FILTER = NoColor()
+
+
+def no_color_requested() -> bool:
+    """True when the NO_COLOR environment variable is set and not empty."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def make_app(
+    provider: SnapshotProvider,
+    *,
+    interval: float = 1.0,
+    theme: str | None = None,
+    window_seconds: float = 60.0,
+    no_color: bool = False,
+    read_only: bool = False,
+    keymap: dict[str, str] | None = None,
+    themes_dir: Path | None = None,
+) -> HavenTopApp:
+    """Build the app; the CLI and the tests share this constructor.
+
+    Raises `ThemeError` for an unknown `theme`. `keymap` maps binding ids
+    ("pause", "window", "sort", "help", "quit") to keys.
+    """
+    return HavenTopApp(
+        provider,
+        interval=interval,
+        window_seconds=window_seconds,
+        theme=theme,
+        no_color=no_color,
+        read_only=read_only,
+        keymap=keymap,
+        themes_dir=themes_dir,
+    )

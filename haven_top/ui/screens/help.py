@@ -1,0 +1,95 @@
+"""The help screen: the keys as currently bound, and what each pane shows."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+PANES = (
+    (
+        "Targets",
+        "Each instance: UP or DOWN (did /metrics answer), live and ready "
+        "(the health checks, OK or FAIL), what is wrong, and when it last answered.",
+    ),
+    (
+        "Traffic",
+        "Requests per second over the window, 5xx errors per second and "
+        "their share of all requests, requests by status class, and the history.",
+    ),
+    (
+        "Latency",
+        "Request duration quantiles (p50, p95, p99) interpolated from the "
+        'histogram buckets of the window, and the p95 history. "no data" means no '
+        "requests finished in the window.",
+    ),
+    (
+        "Endpoints",
+        "The same figures per method and endpoint. The top rows that fit "
+        "are shown; one last row sums the rest.",
+    ),
+    (
+        "DB pool",
+        "Database connections checked out, of the pool size, and the usage history.",
+    ),
+    (
+        "Process",
+        "The service's own process from its process_* metrics: CPU in cores "
+        "(1.00 is one core busy), resident memory, open file descriptors of the "
+        "maximum, and uptime.",
+    ),
+    (
+        "System",
+        "The host haven-top runs on: CPU (overall and per core), memory, "
+        "swap, load average, and disk and network throughput.",
+    ),
+    (
+        "Status line",
+        "haven-top's own CPU and memory, and how old the metrics and "
+        "system data are. Data older than a few refreshes is marked STALE.",
+    ),
+)
+
+
+class HelpScreen(Screen[None]):
+    """Keys and pane descriptions; any close key returns to the dashboard."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="help-close"),
+        Binding("question_mark", "close", "Close", show=False, id="help-close-alt"),
+    ]
+
+    def __init__(self, keys: list[tuple[str, str, str]]) -> None:
+        """`keys` holds (key, name, what it does) for each binding on the dashboard."""
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body"):
+            yield Static("Keys", classes="help-heading")
+            yield Static(keys_content(self.keys), id="help-keys")
+            yield Static("Panes", classes="help-heading")
+            yield Static(panes_content(), id="help-panes")
+        yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+
+def keys_content(keys: list[tuple[str, str, str]]) -> Content:
+    """One line per key: the key, its name and what it does."""
+    width = max((len(key) for key, _, _ in keys), default=1)
+    lines = [
+        Content.assemble((key.ljust(width), "bold $accent"), f"  {name}: {text}")
+        for key, name, text in keys
+    ]
+    return Content("\n").join(lines)
+
+
+def panes_content() -> Content:
+    """A short paragraph per pane."""
+    paragraphs = [Content.assemble((name, "bold"), f"  {text}") for name, text in PANES]
+    return Content("\n\n").join(paragraphs)

@@ -1,0 +1,186 @@
+"""The dashboard screen: composes the panes and feeds them each new snapshot."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, ItemGrid, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from haven_top.core.snapshot import Snapshot
+from haven_top.core.state import ENDPOINT_SORT_KEYS
+from haven_top.ui.widgets import format as fmt
+from haven_top.ui.widgets.bars import ProgressLine, StatusLine, TitleBar
+from haven_top.ui.widgets.db_pool import DbPoolPane
+from haven_top.ui.widgets.endpoints import EndpointsPane
+from haven_top.ui.widgets.latency import LatencyPane
+from haven_top.ui.widgets.pane import STALE_AFTER_SECONDS, Pane
+from haven_top.ui.widgets.process import ProcessPane
+from haven_top.ui.widgets.system import SystemPane
+from haven_top.ui.widgets.targets import TargetList
+from haven_top.ui.widgets.traffic import TrafficPane
+
+if TYPE_CHECKING:
+    from haven_top.ui.app import SnapshotProvider
+
+logger = logging.getLogger(__name__)
+
+WINDOWS_SECONDS = (60.0, 300.0, 900.0)
+"""The sliding windows that `w` cycles through."""
+DEFAULT_ENDPOINT_LIMIT = 20
+"""Rows to request before the endpoints table has a size."""
+
+
+class MainScreen(Screen[None]):
+    """Every pane of one snapshot, refreshed each interval unless paused."""
+
+    BINDINGS = [
+        Binding(
+            "p",
+            "toggle_pause",
+            "Pause",
+            id="pause",
+            tooltip="Hold the screen still; collection goes on. Press again to resume.",
+        ),
+        Binding(
+            "w",
+            "cycle_window",
+            "Window",
+            id="window",
+            tooltip="Cycle the rate and latency window: 1m, 5m, 15m.",
+        ),
+        Binding(
+            "s",
+            "cycle_sort",
+            "Sort",
+            id="sort",
+            tooltip="Cycle the endpoints order: request rate, errors, p95 latency.",
+        ),
+    ]
+
+    def __init__(
+        self,
+        provider: SnapshotProvider,
+        *,
+        interval: float = 1.0,
+        window_seconds: float = 60.0,
+    ) -> None:
+        super().__init__()
+        self.provider = provider
+        self.interval = interval
+        self.window_seconds = window_seconds
+        self.sort_key = ENDPOINT_SORT_KEYS[0]
+        self.selected_target: str | None = None
+        self.paused = False
+        self.snapshot: Snapshot | None = None
+        """The snapshot on screen; held unchanged while paused."""
+
+    def compose(self) -> ComposeResult:
+        yield TitleBar(id="title-bar")
+        yield TargetList(id="targets")
+        yield ProgressLine(id="progress")
+        with Vertical(id="panes"):
+            with Container(id="summary"):
+                with ItemGrid(id="rates-row"):
+                    yield TrafficPane(id="traffic")
+                    yield LatencyPane(id="latency")
+                with ItemGrid(id="resources-row"):
+                    yield DbPoolPane(id="db-pool")
+                    yield ProcessPane(id="process")
+                    yield SystemPane(id="system")
+            yield EndpointsPane(id="endpoints")
+        yield Container(id="log-pane")
+        yield StatusLine(id="status-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        stale_after = max(STALE_AFTER_SECONDS, 3 * self.interval)
+        for pane in self.query(Pane):
+            pane.stale_after = stale_after
+        self.query_one(StatusLine).stale_after = stale_after
+        self.set_interval(self.interval, self.refresh_view, name="refresh")
+        self.call_after_refresh(self.refresh_view)
+
+    def refresh_view(self) -> None:
+        """Show a fresh snapshot unless the screen is paused."""
+        if self.paused:
+            return
+        try:
+            snapshot = self.take_snapshot()
+        except Exception as error:
+            # A bug in building one snapshot must not end the monitor: the last
+            # good data stays on screen and the next refresh tries again.
+            logger.exception("Building the snapshot failed")
+            self.query_one(StatusLine).show_failure(
+                f"Building the snapshot failed: {error!r}; the screen shows older data"
+            )
+            return
+        self.show_snapshot(snapshot)
+
+    def take_snapshot(self) -> Snapshot:
+        """Ask the provider for a snapshot with the screen's current settings."""
+        return self.provider.snapshot(
+            window_seconds=self.window_seconds,
+            selected_target=self.selected_target,
+            endpoint_sort=self.sort_key,
+            endpoint_limit=self.endpoint_limit(),
+        )
+
+    def endpoint_limit(self) -> int:
+        """Rows that fit in the endpoints table, keeping one for the summed rest."""
+        rows = self.query_one(EndpointsPane).table.visible_rows
+        if rows <= 0:
+            return DEFAULT_ENDPOINT_LIMIT
+        return max(rows - 1, 1)
+
+    def show_snapshot(self, snapshot: Snapshot) -> None:
+        """Render `snapshot` in every widget."""
+        self.snapshot = snapshot
+        self.query_one(TitleBar).show(snapshot)
+        self.query_one(TargetList).show(snapshot)
+        self.query_one(ProgressLine).show_progress(self.provider.progress)
+        self.query_one(EndpointsPane).sort_key = self.sort_key
+        for pane in self.query(Pane):
+            pane.show(snapshot)
+        self.query_one(StatusLine).show(snapshot)
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        taken_at = self.snapshot.taken_at if self.snapshot else None
+        self.query_one(TitleBar).show_paused(self.paused, taken_at)
+        self.refresh_view()
+
+    def action_cycle_window(self) -> None:
+        self.window_seconds = next_window(self.window_seconds)
+        self.apply_setting(f"window {fmt.window(self.window_seconds)}")
+
+    def action_cycle_sort(self) -> None:
+        self.sort_key = next_sort_key(self.sort_key)
+        self.apply_setting(f"endpoints sorted by {self.sort_key}")
+
+    def apply_setting(self, description: str) -> None:
+        """Re-render at once with a changed setting, or say it waits for resume."""
+        if self.paused:
+            self.notify(f"Paused: {description} applies when you press p to resume.")
+            return
+        self.refresh_view()
+
+
+def next_window(current: float) -> float:
+    """The next longer window of the cycle, or the shortest after the longest."""
+    for seconds in WINDOWS_SECONDS:
+        if seconds > current:
+            return seconds
+    return WINDOWS_SECONDS[0]
+
+
+def next_sort_key(current: str) -> str:
+    """The sort key after `current`, wrapping around."""
+    keys = ENDPOINT_SORT_KEYS
+    if current not in keys:
+        return keys[0]
+    return keys[(keys.index(current) + 1) % len(keys)]

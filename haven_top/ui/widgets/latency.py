@@ -1,0 +1,57 @@
+"""The latency pane: overall quantiles over the window and the p95 history."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.widgets import Static
+
+from haven_top.core.snapshot import Latency, Snapshot
+from haven_top.ui.widgets import format as fmt
+from haven_top.ui.widgets.charts import LabelledSpark
+from haven_top.ui.widgets.pane import Pane
+
+P95_WARNING_SECONDS = 0.5
+P95_CRITICAL_SECONDS = 1.0
+
+
+class LatencyPane(Pane):
+    """p50, p95 and p99 of request duration, interpolated from the histogram."""
+
+    TITLE = "Latency"
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="latency-quantiles")
+        yield LabelledSpark("p95", classes="spark")
+
+    def show(self, snapshot: Snapshot) -> None:
+        self.border_title = f"Latency · {fmt.window(snapshot.window_seconds)} window"
+        quantiles = self.query_one("#latency-quantiles", Static)
+        quantiles.update(quantiles_line(snapshot.latency_seconds))
+        self.query_one(LabelledSpark).show(snapshot.history.p95)
+        self.show_age(snapshot.metrics_age)
+
+
+def quantiles_line(latency: Latency) -> Content:
+    """p50, p95 and p99 in milliseconds; "no data" when the window saw no requests."""
+    if latency.p50 is None and latency.p95 is None and latency.p99 is None:
+        return Content("p50 p95 p99: no data (no requests in the window)")
+    return Content.assemble(
+        "p50 ",
+        (fmt.millis(latency.p50), "bold"),
+        "  p95 ",
+        (fmt.millis(latency.p95), f"bold {p95_style(latency.p95)}".strip()),
+        "  p99 ",
+        (fmt.millis(latency.p99), "bold"),
+    )
+
+
+def p95_style(seconds: float | None) -> str:
+    """The colour of a p95: red from 1 s, yellow from 0.5 s."""
+    if seconds is None:
+        return ""
+    if seconds >= P95_CRITICAL_SECONDS:
+        return "$error"
+    if seconds >= P95_WARNING_SECONDS:
+        return "$warning"
+    return ""

@@ -1,0 +1,44 @@
+"""The bordered box every dashboard pane is drawn in."""
+
+from __future__ import annotations
+
+from textual.containers import Vertical
+
+from haven_top.core.snapshot import Snapshot
+from haven_top.ui.widgets import format as fmt
+
+STALE_AFTER_SECONDS = 5.0
+"""Default age after which a pane's data is marked stale in its border."""
+
+
+class Pane(Vertical):
+    """A titled box that renders one part of a `Snapshot`.
+
+    Subclasses compose their content and implement `show`; the screen calls
+    `show` on every pane with each new snapshot.
+    """
+
+    TITLE = ""
+
+    stale_after = STALE_AFTER_SECONDS
+    """Seconds after which the data is marked stale; the screen sets it from the
+    refresh interval."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.border_title = self.TITLE
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Render the parts of `snapshot` this pane is about."""
+        raise NotImplementedError
+
+    def show_age(self, seconds: float | None) -> None:
+        """Put the age of the pane's data in its bottom border; mark it when stale."""
+        stale = seconds is None or seconds > self.stale_after
+        self.set_class(stale, "-stale")
+        if seconds is None:
+            self.border_subtitle = fmt.NO_DATA
+        elif stale:
+            self.border_subtitle = f"STALE {fmt.age(seconds)} ago"
+        else:
+            self.border_subtitle = f"{fmt.age(seconds)} ago"

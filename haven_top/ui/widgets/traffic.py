@@ -1,0 +1,80 @@
+"""The traffic pane: request and error rates with their history."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.widgets import Static
+
+from haven_top.core.snapshot import Snapshot, Traffic
+from haven_top.ui.widgets import format as fmt
+from haven_top.ui.widgets.charts import LabelledSpark
+from haven_top.ui.widgets.pane import Pane
+
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+ERROR_RATIO_WARNING = 0.01
+ERROR_RATIO_CRITICAL = 0.05
+
+
+class TrafficPane(Pane):
+    """Total requests per second, by status class, 5xx errors and their ratio."""
+
+    TITLE = "Traffic"
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="traffic-rates")
+        yield Static(id="traffic-classes")
+        yield LabelledSpark("req/s", id="traffic-rate-spark", classes="spark")
+        yield LabelledSpark("err%", id="traffic-error-spark", classes="spark extra")
+
+    def show(self, snapshot: Snapshot) -> None:
+        traffic = snapshot.traffic
+        self.query_one("#traffic-rates", Static).update(rates_line(traffic))
+        self.query_one("#traffic-classes", Static).update(classes_line(traffic))
+        history = snapshot.history
+        self.query_one("#traffic-rate-spark", LabelledSpark).show(
+            history.requests_per_second
+        )
+        self.query_one("#traffic-error-spark", LabelledSpark).show(history.error_ratio)
+        self.show_age(snapshot.metrics_age)
+
+
+def rates_line(traffic: Traffic) -> Content:
+    """The headline: requests per second, errors per second and the error ratio."""
+    ratio_style = error_ratio_style(traffic.error_ratio)
+    return Content.assemble(
+        (fmt.rate(traffic.requests_per_second), "bold"),
+        "  ",
+        (fmt.rate(traffic.errors_per_second, "err/s"), ratio_style),
+        "  ",
+        (fmt.percent(traffic.error_ratio), ratio_style),
+        " 5xx" if traffic.error_ratio is not None else "",
+    )
+
+
+def classes_line(traffic: Traffic) -> Content:
+    """Requests per second of each status class the service answered with."""
+    if not traffic.by_status_class:
+        return Content("by status: no data")
+    parts: list[str | tuple[str, str]] = []
+    for name in sorted(traffic.by_status_class, key=_status_order):
+        value = traffic.by_status_class[name]
+        style = "$error" if name == "5xx" and value > 0 else ""
+        parts.extend([f"{name} ", (fmt.number(value), style), "  "])
+    return Content.assemble(*parts, "req/s")
+
+
+def error_ratio_style(ratio: float | None) -> str:
+    """The style of an error ratio: red from 5%, yellow from 1%."""
+    if ratio is None:
+        return ""
+    if ratio >= ERROR_RATIO_CRITICAL:
+        return "bold $error"
+    if ratio >= ERROR_RATIO_WARNING:
+        return "$warning"
+    return ""
+
+
+def _status_order(name: str) -> tuple[int, str]:
+    known = name in STATUS_CLASSES
+    return (0 if known else 1, name)
