@@ -12,8 +12,16 @@ import asyncio
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
+from haven_top.config import (
+    CONFIG_ENV,
+    ConfigError,
+    Settings,
+    build_settings,
+    read_config_file,
+)
 from haven_top.core.token import (
     MISSING_TOKEN_MESSAGE,
     AdminToken,
@@ -67,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seconds to wait for each response (default {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"config file to read admin_token_file and read_only from "
+        f"(default: {CONFIG_ENV} or the user config folder)",
+    )
+    parser.add_argument(
         "--read-only",
         action="store_true",
         help="reject every admin call, as read_only = true in the config does",
@@ -91,14 +105,11 @@ def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
 def main(
     argv: Sequence[str] | None = None,
     *,
-    config_token_file: str | None = None,
-    config_read_only: bool = False,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
     """Run the subcommand on `argv` (without the leading `debug`); return the
-    exit status. The config file's `admin_token_file` and `read_only` come in
-    from the caller, which owns config loading."""
+    exit status. The config file supplies `admin_token_file` and `read_only`."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     out = stdout or sys.stdout
     err = stderr or sys.stderr
@@ -111,11 +122,16 @@ def main(
         args = build_parser().parse_args(args_list)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code else EXIT_OK
-    if args.read_only or config_read_only:
+    try:
+        settings = _config_settings(args.config)
+    except ConfigError as exc:
+        print(f"haven-top debug: {exc}", file=err)
+        return EXIT_USAGE
+    if args.read_only or settings.read_only:
         print(f"haven-top debug: {READ_ONLY_MESSAGE}", file=err)
         return EXIT_USAGE
 
-    token = _load_token(args.admin_token_file, config_token_file, err)
+    token = _load_token(args.admin_token_file, settings.admin_token_file, err)
     if token is None:
         return EXIT_USAGE
     client = AdminClient(
@@ -136,8 +152,14 @@ def print_results(results: Sequence[DebugResult], out: TextIO, err: TextIO) -> i
     return EXIT_OK if all(result.ok for result in results) else EXIT_FAILED
 
 
+def _config_settings(path: str | None) -> Settings:
+    """Read the config file (the default one when `path` is None)."""
+    table, read_path = read_config_file(Path(path) if path else None)
+    return build_settings(table, {}, config_path=read_path)
+
+
 def _load_token(
-    token_file: str | None, config_token_file: str | None, err: TextIO
+    token_file: str | None, config_token_file: Path | None, err: TextIO
 ) -> AdminToken | None:
     try:
         token = load_admin_token(

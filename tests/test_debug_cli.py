@@ -32,11 +32,16 @@ def outputs() -> list[str]:
 
 
 def run_debug(
-    args: list[str], outputs: list[str], token: str | None = None
+    args: list[str],
+    outputs: list[str],
+    token: str | None = None,
+    config: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "HAVEN_ADMIN_TOKEN"}
     if token is not None:
         env["HAVEN_ADMIN_TOKEN"] = token
+    # An empty config by default, so the user's own config never affects a run.
+    env["HAVEN_TOP_CONFIG"] = str(config) if config is not None else os.devnull
     result = subprocess.run(
         [*COMMAND, *args], env=env, capture_output=True, text=True, timeout=60
     )
@@ -138,6 +143,33 @@ def test_cli_usage_errors(private_demo: DemoProcess, outputs: list[str]) -> None
         assert expected in result.stderr, name
         assert result.stdout == "", name
     assert not debug_enabled(private_demo)
+
+
+def test_cli_reads_config_file(
+    private_demo: DemoProcess, outputs: list[str], tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(private_demo.token, encoding="utf-8")
+    token_file.chmod(0o600)
+    config = tmp_path / "config.toml"
+    config.write_text(f'admin_token_file = "{token_file}"\n', encoding="utf-8")
+    result = run_debug(["off", private_demo.url], outputs, config=config)
+    assert result.returncode == 0, result.stderr
+
+    wrong = run_debug(["off", private_demo.url], outputs, WRONG_TOKEN, config)
+    assert wrong.returncode == 1
+    assert "admin token rejected" in wrong.stderr
+
+    config.write_text("read_only = true\n", encoding="utf-8")
+    result = run_debug(["off", private_demo.url], outputs, private_demo.token, config)
+    assert result.returncode == 2
+    assert "read-only" in result.stderr
+    assert "read_only = false" in result.stderr
+
+    config.write_text("read_only = 3\n", encoding="utf-8")
+    result = run_debug(["off", private_demo.url], outputs, private_demo.token, config)
+    assert result.returncode == 2
+    assert "read_only" in result.stderr
 
 
 def test_cli_output_never_shows_token(
