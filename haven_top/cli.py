@@ -1,0 +1,342 @@
+"""The `haven-top` command: the live dashboard, `--once`, and the subcommands.
+
+`haven-top [URL ...] [options]` is the default form. A first argument that
+names a subcommand (`haven-top demo-server ...`) runs that subcommand instead;
+each one parses its own arguments. To add one, write a `run_<name>(argv)`
+function and list it in `SUBCOMMANDS`.
+
+Exit status: 0 on success, 1 when a target is not live or ready (`--once`) or
+the run failed, 2 on a usage or config error, 130 after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from haven_top import __version__
+from haven_top.config import (
+    FILE_KEYS,
+    WINDOWS,
+    ConfigError,
+    Settings,
+    build_settings,
+    default_config_path,
+    read_config_file,
+)
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+DEMO_SCENARIOS = ("steady", "incident", "none")
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """A `haven-top NAME ...` command that parses the arguments after its name."""
+
+    name: str
+    summary: str
+    run: Callable[[list[str]], int]
+
+
+def run_demo_server(argv: list[str]) -> int:
+    """Run the bundled demo Haven service in the foreground."""
+    from haven_top.demo import server
+
+    return server.main(argv)
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "demo-server": Subcommand(
+        "demo-server",
+        "run the bundled demo Haven service until interrupted",
+        run_demo_server,
+    ),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run haven-top with `argv` (default: the process arguments); return the status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[arguments[0]].run(arguments[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        return usage_error(str(exc))
+    if not has_data_source(settings):
+        return usage_error(
+            "no target given; pass a base URL such as http://127.0.0.1:8000, "
+            "or try `haven-top --demo` to watch the bundled demo service",
+            parser,
+        )
+    return run_monitor(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe the default form: `haven-top [URL ...] [options]`."""
+    commands = "\n".join(
+        f"  {command.name:<14}{command.summary}" for command in SUBCOMMANDS.values()
+    )
+    parser = argparse.ArgumentParser(
+        prog="haven-top",
+        description="Live terminal monitor for Haven web services.",
+        epilog=(
+            f"commands (haven-top COMMAND --help):\n{commands}\n\n"
+            f"config file: {default_config_path()} (flags override it)\n"
+            "examples:\n"
+            "  haven-top --demo\n"
+            "  haven-top http://127.0.0.1:8000 http://127.0.0.1:8001\n"
+            "  haven-top --once --format json http://127.0.0.1:8000"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        metavar="URL",
+        help="base URL of a Haven instance, such as http://127.0.0.1:8000",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"haven-top {__version__}"
+    )
+    add_source_arguments(parser.add_argument_group("sources"))
+    add_polling_arguments(parser.add_argument_group("polling"))
+    add_display_arguments(parser.add_argument_group("display"))
+    add_output_arguments(parser.add_argument_group("one snapshot"))
+    return parser
+
+
+def add_source_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--demo",
+        action="store_true",
+        help="start the bundled demo service, monitor it, and stop it on exit",
+    )
+    group.add_argument(
+        "--demo-scenario",
+        choices=DEMO_SCENARIOS,
+        default="steady",
+        help="traffic of the --demo service (default steady)",
+    )
+    group.add_argument(
+        "--config",
+        metavar="PATH",
+        help="TOML config file (default: the file named below)",
+    )
+
+
+def add_polling_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--interval",
+        metavar="S",
+        help="seconds between two polls of a target (default 1)",
+    )
+    group.add_argument(
+        "--timeout",
+        metavar="S",
+        help="seconds one request may take (default 0.8 x the interval); "
+        "raise it on slow links",
+    )
+    group.add_argument(
+        "--connect-timeout",
+        metavar="S",
+        help="seconds to open a connection (default: the --timeout value)",
+    )
+    group.add_argument(
+        "--pool-size",
+        metavar="N",
+        help="database pool capacity for targets without haven_db_pool_size",
+    )
+    group.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="never change a target (no debug-mode calls)",
+    )
+
+
+def add_display_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--window",
+        choices=tuple(WINDOWS),
+        help="window of rates and latency quantiles (default 1m)",
+    )
+    group.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="colour theme: haven-dark (default), haven-light, haven-terminal "
+        "or a theme file of yours",
+    )
+
+
+def add_output_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--once",
+        action="store_true",
+        help="print one snapshot and exit: 0 when every target is live and ready, "
+        "1 when one is not, 2 on a usage error",
+    )
+    group.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="output of --once (default text)",
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Merge the config file and the flags into `Settings`."""
+    config = Path(args.config) if args.config else None
+    file_values, config_path = read_config_file(config)
+    flags = {key: getattr(args, key, None) for key in FILE_KEYS}
+    if not args.targets:
+        flags["targets"] = None
+    return build_settings(
+        file_values,
+        flags,
+        config_path=config_path,
+        demo=args.demo,
+        demo_scenario=args.demo_scenario,
+        once=args.once,
+        output_format=args.format,
+    )
+
+
+def has_data_source(settings: Settings) -> bool:
+    """Tell whether there is anything to monitor: a target or the demo."""
+    return bool(settings.targets or settings.demo)
+
+
+def usage_error(message: str, parser: argparse.ArgumentParser | None = None) -> int:
+    """Print a one-line usage error (after the usage line, if a parser is given)."""
+    if parser is not None:
+        parser.print_usage(sys.stderr)
+    print(f"haven-top: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run_monitor(settings: Settings) -> int:
+    """Start the demo when asked, run the dashboard or `--once`, stop the demo."""
+    demo = None
+    try:
+        if settings.demo:
+            demo, settings = start_demo(settings)
+            if demo is None:
+                return EXIT_FAILED
+        if settings.once:
+            return run_once(settings)
+        return run_dashboard(settings)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        if demo is not None:
+            demo.stop()
+
+
+def start_demo(settings: Settings) -> tuple[Any, Settings]:
+    """Start the demo service and add it to the targets.
+
+    Returns the running demo, or None (and prints why) when it failed to start.
+    """
+    from haven_top.core.token import Secret
+    from haven_top.demo.launcher import DemoStartError, start_demo
+
+    if settings.once:
+        print("haven-top: starting the demo service...", file=sys.stderr)
+    try:
+        demo = start_demo(scenario=settings.demo_scenario)
+    except (DemoStartError, OSError) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"haven-top: error: {first_line}", file=sys.stderr)
+        return None, settings
+    if settings.once:
+        print(
+            f"haven-top: started the demo service at {demo.url} (pid {demo.pid})",
+            file=sys.stderr,
+        )
+    settings = dataclasses.replace(
+        settings,
+        targets=(*settings.targets, demo.url),
+        demo_token=Secret(demo.token),
+    )
+    return demo, settings
+
+
+def make_collector(settings: Settings) -> Any:
+    """Build the collector that polls `settings.targets`."""
+    from haven_top.sources.collector import Collector
+    from haven_top.sources.scraper import Timeouts
+
+    return Collector(
+        settings.targets,
+        interval=settings.interval,
+        timeouts=Timeouts(total=settings.timeout, connect=settings.connect_timeout),
+        pool_size=settings.pool_size,
+    )
+
+
+def run_once(settings: Settings) -> int:
+    """Collect until rates exist, print one snapshot, return the exit status."""
+    from haven_top import headless
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("haven-top: %(message)s"))
+    logging.getLogger("haven_top").addHandler(handler)
+    progress = headless.ProgressLine(sys.stderr)
+    wait = headless.wait_seconds(settings.interval, settings.timeout)
+    snapshot, complete = asyncio.run(
+        headless.collect_snapshot(
+            make_collector(settings),
+            window_seconds=settings.window_seconds,
+            wait=wait,
+            progress=progress,
+        )
+    )
+    if not complete:
+        print(
+            f"haven-top: warning: no rates after {wait:g} s; the snapshot shows "
+            "what arrived (raise --timeout if a target is slow)",
+            file=sys.stderr,
+        )
+    headless.write_snapshot(snapshot, settings.output_format)
+    return headless.exit_status(snapshot)
+
+
+def run_dashboard(settings: Settings) -> int:
+    """Run the live dashboard until the operator quits."""
+    from haven_top.ui.app import make_app
+
+    # Log records must not reach the terminal that Textual draws on.
+    logging.getLogger("haven_top").addHandler(logging.NullHandler())
+    logging.getLogger("haven_top").propagate = False
+
+    app = make_app(
+        make_collector(settings),
+        interval=settings.interval,
+        theme=settings.theme,
+        window_seconds=settings.window_seconds,
+        no_color=bool(os.environ.get("NO_COLOR")),
+        read_only=settings.read_only,
+        keymap=dict(settings.keymap),
+    )
+    app.run()
+    return app.return_code or EXIT_OK
