@@ -57,7 +57,7 @@ def samples(demo_url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     return grouped
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float, description: str) -> Any:
     """Poll `condition` until it returns a true value or `timeout` s pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -65,7 +65,7 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
         if result:
             return result
         time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {description}")
 
 
 def ws_url(process: DemoProcess, query: str = "") -> str:
@@ -213,6 +213,27 @@ def test_incident_pool_gauge_fills(incident: DemoProcess) -> None:
     wait_for(lambda: phase_of(incident) == "pool_saturation", 25, "saturation phase")
     wait_for(lambda: in_use() >= 8, 5, "the pool gauge to near capacity")
     wait_for(lambda: in_use() <= 2, 15, "the pool gauge to drain after the phase")
+
+
+def test_log_file_raw_tracebacks(
+    start_demo: Callable[..., DemoProcess], tmp_path: Path
+) -> None:
+    log_file = tmp_path / "haven.log"
+    extra_args = ["--log-file", str(log_file), "--raw-tracebacks"]
+    start_demo(scenario="incident", phase_seconds=1, extra_args=extra_args)
+    wait_for(
+        lambda: "Traceback (most recent call last):" in log_file.read_text(),
+        15,
+        "an injected error's traceback in the log file",
+    )
+    lines = log_file.read_text().splitlines()
+    assert lines[0].startswith("Haven demo service starting")
+    assert any(
+        json.loads(line)["level"] == "ERROR"
+        for line in lines[1:4000]
+        if line.startswith("{")
+    )
+    assert any(not line.startswith("{") for line in lines[1:])
 
 
 def test_pool_checkout_times_out_when_full(tmp_path: Path) -> None:

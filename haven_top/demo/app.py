@@ -35,7 +35,7 @@ INJECTED_ERRORS = (
 
 
 class InjectedFault(Exception):
-    """A failure the scenario asked for; the handler turns it into a 500."""
+    """A failure injected by the scenario, returned to the client as a 500."""
 
 
 class InvalidInput(Exception):

@@ -1,8 +1,9 @@
 """Start the demo service as a child process and wait until it listens.
 
-The child stops when this process goes away, even after SIGKILL: it holds
-the read end of a pipe on its standard input and exits at end of file, polls
-its parent pid, and on Linux also asks for a parent-death signal.
+The child stops when this process goes away, even after SIGKILL. Its
+standard input is a pipe from this process, and it exits when the pipe reaches
+end of file. It also polls its parent pid, and on Linux it asks for a
+parent-death signal.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 
 class DemoStartError(RuntimeError):
@@ -30,7 +31,11 @@ class DemoProcess:
     """A running demo service: its `url`, admin `token` and child `pid`."""
 
     def __init__(
-        self, process: subprocess.Popen[bytes], stderr: IO[bytes], ready: dict
+        self,
+        process: subprocess.Popen[bytes],
+        stderr: IO[bytes],
+        ready: dict[str, Any],
+        early_output: bytes = b"",
     ) -> None:
         self.process = process
         self.url: str = ready["url"]
@@ -38,6 +43,8 @@ class DemoProcess:
         self.pid: int = ready["pid"]
         self._stderr = stderr
         self.output: deque[str] = deque(maxlen=200)
+        *complete, self._partial = early_output.split(b"\n")
+        self.output.extend(line.decode(errors="replace") for line in complete)
         self._drain = threading.Thread(
             target=self._drain_stdout, daemon=True, name="demo-stdout"
         )
@@ -90,6 +97,7 @@ class DemoProcess:
         # Reading keeps the pipe from filling up and blocking the child.
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            line, self._partial = self._partial + line, b""
             self.output.append(line.decode(errors="replace").rstrip("\n"))
 
 
@@ -131,16 +139,19 @@ def start_demo(
         env=child_env,
     )
     try:
-        ready = _read_ready_line(process, timeout)
+        ready, rest = _read_ready_line(process, timeout)
     except DemoStartError as exc:
         _kill(process)
         detail = _tail(stderr)
         stderr.close()
         raise DemoStartError(f"{exc}{detail}") from None
-    return DemoProcess(process, stderr, ready)
+    return DemoProcess(process, stderr, ready, rest)
 
 
-def _read_ready_line(process: subprocess.Popen[bytes], timeout: float) -> dict:
+def _read_ready_line(
+    process: subprocess.Popen[bytes], timeout: float
+) -> tuple[dict[str, Any], bytes]:
+    """Return the parsed JSON ready line and any output read after it."""
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
     buffer = b""
@@ -150,8 +161,8 @@ def _read_ready_line(process: subprocess.Popen[bytes], timeout: float) -> dict:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DemoStartError(
-                    f"demo service printed no ready line within {timeout:g} s;"
-                    " raise the timeout or check the output below"
+                    f"demo service printed no ready line within {timeout:g} s."
+                    " Raise the timeout or check the output below"
                 )
             if not selector.select(remaining):
                 continue
@@ -159,13 +170,13 @@ def _read_ready_line(process: subprocess.Popen[bytes], timeout: float) -> dict:
             if not chunk:
                 code = process.wait()
                 raise DemoStartError(
-                    f"demo service exited with status {code} before it was ready;"
-                    " check its arguments and the output below"
+                    f"demo service exited with status {code} before it was ready."
+                    " Check its arguments and the output below"
                 )
             buffer += chunk
-    line = buffer.split(b"\n", 1)[0]
+    line, rest = buffer.split(b"\n", 1)
     try:
-        return json.loads(line)
+        return json.loads(line), rest
     except ValueError:
         raise DemoStartError(
             f"demo service printed {line[:200]!r} instead of its JSON ready line"

@@ -1,9 +1,9 @@
 """Ways for a launched demo server to notice that its launcher has gone.
 
-Three signals, any one of which stops the server: standard input reaching end
-of file (the launcher holds the write end of the pipe, and the kernel closes it
-however the launcher dies), the parent pid changing, and on Linux the
-`PR_SET_PDEATHSIG` parent-death signal.
+Any one of three events stops the server. The first is end of file on
+standard input: the launcher keeps the write end of that pipe open, and the
+kernel closes it however the launcher dies. The second is a change of parent
+pid. The third, on Linux only, is the `PR_SET_PDEATHSIG` parent-death signal.
 """
 
 from __future__ import annotations

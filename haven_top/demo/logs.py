@@ -1,8 +1,8 @@
 """Structured JSON logging for the demo service, fanned out to WebSocket clients.
 
-Records are written by the `haven.*` loggers from the event loop and from
-worker threads. `LogHub` formats each record once and appends it to every
-subscriber's bounded queue; a slow subscriber loses its oldest records and
+The `haven.*` loggers write records from the event loop and from worker
+threads. `LogHub` formats each record once and appends it to every
+subscriber's bounded queue. A slow subscriber loses its oldest records and
 the loss is counted, so memory stays bounded whatever the client does.
 """
 
@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import json
 import logging
+import os
 import threading
 from collections import deque
 from datetime import datetime, timezone
@@ -40,6 +41,20 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return json.dumps(record_to_dict(record), default=str)
+
+
+class RawTracebackFormatter(logging.Formatter):
+    """Format a record as JSON, then any traceback as plain lines after it.
+
+    Many real services write logs this way, so log readers meet lines that
+    are not JSON.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = record_to_dict(record)
+        traceback = data.pop("exception", None)
+        line = json.dumps(data, default=str)
+        return f"{line}\n{traceback}" if traceback else line
 
 
 def record_to_dict(record: logging.LogRecord) -> dict[str, Any]:
@@ -148,7 +163,7 @@ class LogHub(logging.Handler):
             try:
                 subscriber.offer(line)
             except RuntimeError:
-                # The subscriber's event loop has closed; it is going away.
+                # The subscriber's event loop has closed, so the client is gone.
                 self.unsubscribe(subscriber)
 
 
@@ -166,7 +181,7 @@ class DebugMode:
         return self.expires_at is not None
 
     def enable(self, duration: float) -> datetime:
-        """Turn debug logging on for `duration` seconds; return the expiry time."""
+        """Turn debug logging on for `duration` seconds and return the expiry."""
         self._cancel_timer()
         loop = asyncio.get_running_loop()
         # A fresh context keeps the enabling request's id off the expiry record.
@@ -212,8 +227,14 @@ class DebugMode:
             self._timer = None
 
 
-def configure_logging(hub: LogHub, log_file: str | None = None) -> logging.Logger:
-    """Attach the hub (and an optional JSON-lines file) to the `haven` logger."""
+def configure_logging(
+    hub: LogHub, log_file: str | None = None, *, raw_tracebacks: bool = False
+) -> logging.Logger:
+    """Attach the hub, and a JSON-lines file if given, to the `haven` logger.
+
+    With `raw_tracebacks` the file also gets a plain start-up banner and
+    tracebacks as plain text after their record.
+    """
     logger = logging.getLogger(ROOT_LOGGER)
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -222,7 +243,13 @@ def configure_logging(hub: LogHub, log_file: str | None = None) -> logging.Logge
     logger.addHandler(hub)
     if log_file:
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
-        file_handler.setFormatter(JsonFormatter())
+        if raw_tracebacks:
+            file_handler.setFormatter(RawTracebackFormatter())
+            file_handler.stream.write(
+                f"Haven demo service starting, pid {os.getpid()}\n"
+            )
+        else:
+            file_handler.setFormatter(JsonFormatter())
         file_handler.addFilter(RequestIdFilter())
         logger.addHandler(file_handler)
     return logger

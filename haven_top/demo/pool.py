@@ -89,7 +89,7 @@ class ConnectionPool:
             self._idle.put(conn)
 
     def close(self) -> None:
-        """Close the idle connections; call once no request is running."""
+        """Close the idle connections. Call it once no request is running."""
         while True:
             try:
                 self._idle.get_nowait().close()

@@ -20,7 +20,7 @@ SCENARIO_NAMES = ("steady", "incident", "none")
 
 @dataclass
 class Faults:
-    """Faults in force right now; the request handlers read them."""
+    """Faults in force right now, read by the request handlers."""
 
     error_rate: float = 0.0
     slow_fraction: float = 0.0
@@ -62,8 +62,8 @@ def _latency_spike(faults: Faults) -> None:
 
 
 def _pool_saturation(faults: Faults) -> None:
-    # Every query holds its connection ~1 s: at 20 req/s that needs ~20
-    # connections, twice the pool, so checkouts time out with 503s.
+    # Every query keeps its connection for about 1 s. At 20 req/s that needs
+    # about 20 connections, twice the pool, so checkouts time out with 503s.
     faults.hold_seconds = (0.6, 1.4)
 
 
@@ -87,7 +87,7 @@ class ScenarioRunner:
     def __init__(self, name: str, faults: Faults, *, phase_seconds: float) -> None:
         if name not in SCENARIOS:
             known = ", ".join(SCENARIO_NAMES)
-            raise ValueError(f"unknown scenario {name!r}; choose one of {known}")
+            raise ValueError(f"unknown scenario {name!r}, choose one of {known}")
         if phase_seconds <= 0:
             raise ValueError(f"phase length must be positive, got {phase_seconds}")
         self.name = name
@@ -97,7 +97,7 @@ class ScenarioRunner:
         self.cycle = 0
 
     async def run(self) -> None:
-        """Apply phases until cancelled; a one-phase scenario stays in it."""
+        """Apply phases until cancelled. A one-phase scenario stays in its phase."""
         phases = SCENARIOS[self.name]
         if not phases:
             return

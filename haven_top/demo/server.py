@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_RATE,
         help="generated requests per second (default 20)",
     )
+
     add("--pool-size", type=int, default=10, help="database connections (default 10)")
     add(
         "--no-debug-endpoint",
@@ -70,7 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="close /logs/stream with code 1008 unless it sends the admin token",
     )
+
     add("--log-file", default=None, help="also append JSON log lines to this file")
+    add(
+        "--raw-tracebacks",
+        action="store_true",
+        help="in --log-file, write a plain banner and tracebacks as plain lines",
+    )
+
     add(
         "--ready-json",
         action="store_true",
@@ -96,23 +104,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the demo service until interrupted; return the exit status."""
+    """Run the demo service until interrupted and return the exit status."""
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    if args.rate <= 0 or args.phase_seconds <= 0 or args.pool_size < 1:
-        print(
-            "haven-top demo-server: --rate and --phase-seconds must be positive and"
-            " --pool-size at least 1; check the values given",
-            file=sys.stderr,
-        )
+    problem = _invalid_option(args)
+    if problem:
+        print(f"haven-top demo-server: {problem}", file=sys.stderr)
         return 2
     token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
     try:
         return asyncio.run(_run(args, token))
     except KeyboardInterrupt:
         return 0
+
+
+def _invalid_option(args: argparse.Namespace) -> str | None:
+    if args.rate <= 0:
+        return f"invalid --rate {args.rate:g}: give requests per second above 0"
+    if args.phase_seconds <= 0:
+        return f"invalid --phase-seconds {args.phase_seconds:g}: give seconds above 0"
+    if args.pool_size < 1:
+        return f"invalid --pool-size {args.pool_size}: give 1 or more connections"
+    return None
 
 
 def _bind(port: int) -> socket.socket:
@@ -128,7 +143,7 @@ def _bind(port: int) -> socket.socket:
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to `_run`."""
+    """A uvicorn server that leaves signal handling to `_serve`."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -141,41 +156,50 @@ async def _run(args: argparse.Namespace, token: str) -> int:
     except OSError as exc:
         print(
             f"haven-top demo-server: cannot listen on {HOST}:{args.port}: "
-            f"{exc.strerror}; pick another --port or 0 for a free one",
+            f"{exc.strerror}. Pick another --port, or 0 for a free one",
             file=sys.stderr,
         )
         return 1
-    port = sock.getsockname()[1]
-    url = f"http://{HOST}:{port}"
+
     service = DemoService.create(_options(args, token))
+    try:
+        return await _serve(args, token, sock, service)
+    finally:
+        service.close()
+        sock.close()
+
+
+async def _serve(
+    args: argparse.Namespace, token: str, sock: socket.socket, service: DemoService
+) -> int:
+    url = f"http://{HOST}:{sock.getsockname()[1]}"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     watch = ParentWatch(loop, stop, parent_pid=args.parent_pid)
     watch.start(stdin=args.exit_on_stdin_eof, death_signal=args.parent_death_signal)
+
     config = uvicorn.Config(
         build_app(service), log_config=None, access_log=False, lifespan="off"
     )
     server = _Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        if not await _wait_started(server, serving):
-            return 1
-        _announce(args, url, token)
-        background = _start_background(args, service, url)
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        watch.arm_hard_exit()
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
-        server.should_exit = True
-        await serving
-    finally:
-        service.close()
-        sock.close()
+    if not await _wait_started(server, serving):
+        return 1
+    _announce(args, url, token)
+    background = _start_background(args, service, url)
+
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    watch.arm_hard_exit()
+    # Stop the traffic first, so that no new requests race the shutdown.
+    for task in background:
+        task.cancel()
+    await asyncio.gather(*background, return_exceptions=True)
+    server.should_exit = True
+    await serving
     return 0
 
 
@@ -187,6 +211,7 @@ def _options(args: argparse.Namespace, token: str) -> ServiceOptions:
         pool_capacity=args.pool_size,
         seed=args.seed,
         log_file=args.log_file,
+        raw_tracebacks=args.raw_tracebacks,
     )
 
 

@@ -31,6 +31,7 @@ class ServiceOptions:
     seed: int | None = None
     seed_records: int = 25
     log_file: str | None = None
+    raw_tracebacks: bool = False
     stream_queue_size: int = 1000
 
 
@@ -91,7 +92,9 @@ class DemoService:
     def create(cls, options: ServiceOptions) -> DemoService:
         """Open a fresh database in a temporary folder and wire the metrics."""
         hub = LogHub()
-        logger = configure_logging(hub, options.log_file)
+        logger = configure_logging(
+            hub, options.log_file, raw_tracebacks=options.raw_tracebacks
+        )
         data_dir = Path(tempfile.mkdtemp(prefix="haven-demo-"))
         pool = ConnectionPool(data_dir / "records.db", capacity=options.pool_capacity)
         faults = Faults()

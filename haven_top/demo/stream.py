@@ -39,7 +39,7 @@ def make_stream_endpoint(
         level_name = websocket.query_params.get("level", "DEBUG").upper()
         if level_name not in LEVELS:
             known = ", ".join(LEVELS)
-            reason = f"unknown level {level_name!r}; use one of {known}"
+            reason = f"unknown level {level_name!r}, use one of {known}"
             await websocket.close(UNSUPPORTED_DATA, reason)
             return
         subscriber = Subscriber(
