@@ -1,0 +1,207 @@
+"""Start a real Prometheus server on 127.0.0.1 for the fleet tests.
+
+The server runs from `/usr/bin/prometheus` (Debian's package; `.ci/run` installs
+it) with a temporary storage folder and a generated scrape config, and is
+stopped by its PID. When the binary is missing, `start_prometheus` raises, so a
+test that needs it fails loudly instead of skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROMETHEUS_BINARY = os.environ.get("HAVEN_TOP_PROMETHEUS", "/usr/bin/prometheus")
+
+TEST_USER = "haven"
+TEST_PASSWORD = "haven-test-password"
+TEST_PASSWORD_BCRYPT = "$2b$04$D6XUAgkG7tLgXeW9A14HE.DqVKBLf/KPhlsO0TYydyxCjctiu3MnO"
+"""bcrypt hash (cost 4) of `TEST_PASSWORD`, as Prometheus's web config expects."""
+
+
+@dataclass
+class PrometheusServer:
+    """A running Prometheus child process and where to reach it."""
+
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    workdir: Path
+    log_path: Path
+    rules: list[dict] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_tail(self, lines: int = 20) -> str:
+        """Return the end of the server's own log, for failure messages."""
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self) -> None:
+        """Stop the server by its PID and delete its storage."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scrape_config(
+    targets: Sequence[str],
+    *,
+    job: str = "haven",
+    scrape_interval: str = "1s",
+    rule_file: str | None = None,
+) -> dict:
+    """Build a Prometheus config that scrapes `targets` ("host:port") as `job`."""
+    config: dict = {
+        "global": {
+            "scrape_interval": scrape_interval,
+            "scrape_timeout": scrape_interval,
+            "evaluation_interval": scrape_interval,
+        },
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": list(targets)}]},
+        ],
+    }
+    if rule_file:
+        config["rule_files"] = [rule_file]
+    return config
+
+
+def start_prometheus(
+    targets: Sequence[str],
+    *,
+    job: str = "haven",
+    scrape_interval: str = "1s",
+    rules: Sequence[dict] = (),
+    web_config: dict | None = None,
+    scheme: str = "http",
+    ca_file: str | None = None,
+    timeout: float = 30.0,
+) -> PrometheusServer:
+    """Start Prometheus scraping `targets` and wait until it answers `/-/ready`.
+
+    `rules` are alerting rules (dicts as in a rule file) in one group evaluated
+    every `scrape_interval`. `web_config` is written to a `--web.config.file`
+    (basic auth users, TLS); set `scheme` and `ca_file` to match it.
+    """
+    if not os.access(PROMETHEUS_BINARY, os.X_OK):
+        raise RuntimeError(
+            f"prometheus not found at {PROMETHEUS_BINARY}; install Debian's "
+            "package (apt-get install prometheus) or set HAVEN_TOP_PROMETHEUS"
+        )
+    workdir = Path(tempfile.mkdtemp(prefix="haven-top-prometheus-"))
+    rule_file = None
+    if rules:
+        rule_file = str(workdir / "rules.yml")
+        group = {"name": "haven-test", "interval": scrape_interval, "rules": rules}
+        _write_json(rule_file, {"groups": [group]})
+    config = scrape_config(
+        targets, job=job, scrape_interval=scrape_interval, rule_file=rule_file
+    )
+    # JSON is valid YAML, so the config files need no YAML writer.
+    _write_json(workdir / "prometheus.yml", config)
+    port = free_port()
+    args = [
+        PROMETHEUS_BINARY,
+        f"--config.file={workdir / 'prometheus.yml'}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
+    if web_config is not None:
+        _write_json(workdir / "web.yml", web_config)
+        args.append(f"--web.config.file={workdir / 'web.yml'}")
+    log_path = workdir / "prometheus.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    server = PrometheusServer(
+        url=f"{scheme}://127.0.0.1:{port}",
+        port=port,
+        process=process,
+        workdir=workdir,
+        log_path=log_path,
+        rules=list(rules),
+    )
+    try:
+        _wait_ready(server, timeout, ca_file, web_config is not None)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _write_json(path: str | Path, data: dict) -> None:
+    Path(path).write_text(json.dumps(data, indent=2))
+
+
+def _wait_ready(
+    server: PrometheusServer, timeout: float, ca_file: str | None, auth: bool
+) -> None:
+    import ssl
+
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+    request = urllib.request.Request(f"{server.url}/-/ready")
+    if auth:
+        import base64
+
+        token = base64.b64encode(f"{TEST_USER}:{TEST_PASSWORD}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"prometheus exited with code {server.process.returncode}:\n"
+                + server.log_tail()
+            )
+        try:
+            with urllib.request.urlopen(request, timeout=1, context=context) as reply:
+                if reply.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(
+        f"prometheus on port {server.port} was not ready after {timeout:g} s:\n"
+        + server.log_tail()
+    )
+
+
+def wait_for(
+    condition: object, *, timeout: float, interval: float = 0.2, what: str = ""
+) -> object:
+    """Call `condition()` until it returns something truthy; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        last = condition()  # type: ignore[operator]
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}: {last!r}")
