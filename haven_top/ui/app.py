@@ -15,6 +15,7 @@ from textual.screen import Screen
 
 from haven_top.core.snapshot import Snapshot
 from haven_top.ui import themes
+from haven_top.ui.screens.debug import AdminOptions
 from haven_top.ui.screens.help import HelpScreen
 from haven_top.ui.screens.main import MainScreen
 
@@ -77,12 +78,15 @@ class HavenTopApp(App[None]):
         read_only: bool = False,
         keymap: dict[str, str] | None = None,
         themes_dir: Path | None = None,
+        admin: AdminOptions | None = None,
     ) -> None:
         super().__init__()
         self.provider = provider
         self.interval = interval
         self.window_seconds = window_seconds
         self.read_only = read_only
+        self.admin = admin
+        """Token and transport options for the debug key; unused when read-only."""
         self.colourless = no_color or no_color_requested()
         self.set_class(self.colourless, "-no-color")
         self.theme_errors = self._register_themes(themes_dir)
@@ -109,12 +113,16 @@ class HavenTopApp(App[None]):
 
     def get_default_screen(self) -> Screen:
         return MainScreen(
-            self.provider, interval=self.interval, window_seconds=self.window_seconds
+            self.provider,
+            interval=self.interval,
+            window_seconds=self.window_seconds,
+            read_only=self.read_only,
+            admin=self.admin,
         )
 
     async def on_mount(self) -> None:
         for error in self.theme_errors:
-            self.notify(error, title="Theme skipped", severity="warning")
+            self.notify(error, title="Theme skipped", severity="warning", markup=False)
         await self.provider.start()
 
     async def on_unmount(self) -> None:
@@ -170,6 +178,7 @@ def make_app(
     read_only: bool = False,
     keymap: dict[str, str] | None = None,
     themes_dir: Path | None = None,
+    admin: AdminOptions | None = None,
 ) -> HavenTopApp:
     """Build the app; the CLI and the tests share this constructor.
 
@@ -185,4 +194,5 @@ def make_app(
         read_only=read_only,
         keymap=keymap,
         themes_dir=themes_dir,
+        admin=admin,
     )

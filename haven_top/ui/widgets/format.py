@@ -34,10 +34,13 @@ def rate(value: float | None, unit: str = "req/s", missing: str = NO_DATA) -> st
 
 
 def millis(seconds: float | None, missing: str = NO_DATA, unit: bool = True) -> str:
-    """Format a duration given in seconds as milliseconds, or seconds from 10 s up."""
+    """Format a duration given in seconds as milliseconds, or seconds from 1 s up.
+
+    Without `unit` (table cells under an "ms" header) it is always milliseconds.
+    """
     if seconds is None:
         return missing
-    if unit and seconds >= 10:
+    if unit and seconds >= 1:
         return f"{number(seconds)} s"
     text = number(seconds * 1000)
     return f"{text} ms" if unit else text
