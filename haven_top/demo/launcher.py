@@ -42,6 +42,7 @@ class DemoProcess:
         self.token: str = ready["token"]
         self.pid: int = ready["pid"]
         self._stderr = stderr
+        self._final_stderr = ""
         self.output: deque[str] = deque(maxlen=200)
         *complete, self._partial = early_output.split(b"\n")
         self.output.extend(line.decode(errors="replace") for line in complete)
@@ -69,18 +70,16 @@ class DemoProcess:
                 self.process.kill()
                 self.process.wait()
         _close_quietly(self.process.stdin)
-        self._stderr.close()
+        if not self._stderr.closed:
+            self._final_stderr = _read_tail(self._stderr, 4000)
+            self._stderr.close()
         return self.process.returncode
 
     def stderr_tail(self, max_chars: int = 4000) -> str:
         """Return the end of the child's standard error, for diagnostics."""
         if self._stderr.closed:
-            return ""
-        self._stderr.flush()
-        with open(self._stderr.name, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - max_chars))
-            return handle.read().decode(errors="replace")
+            return self._final_stderr[-max_chars:]
+        return _read_tail(self._stderr, max_chars)
 
     def __enter__(self) -> DemoProcess:
         return self
@@ -130,7 +129,8 @@ def start_demo(
         command.append("--parent-death-signal")
     command += list(extra_args)
     child_env = {**os.environ, **(env or {})}
-    stderr = tempfile.NamedTemporaryFile(prefix="haven-demo-", suffix=".log")
+    # An unnamed file disappears with this process, however it ends.
+    stderr = tempfile.TemporaryFile(prefix="haven-demo-")
     process = subprocess.Popen(
         command,
         stdin=subprocess.PIPE,
@@ -192,10 +192,15 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 
 def _tail(stderr: IO[bytes], max_chars: int = 2000) -> str:
-    stderr.flush()
-    with open(stderr.name, "rb") as handle:
-        text = handle.read()[-max_chars:].decode(errors="replace").strip()
+    text = _read_tail(stderr, max_chars).strip()
     return f"\n--- demo stderr ---\n{text}" if text else ""
+
+
+def _read_tail(stderr: IO[bytes], max_chars: int) -> str:
+    # pread leaves the file offset alone, and the child shares that offset.
+    size = os.fstat(stderr.fileno()).st_size
+    start = max(0, size - max_chars)
+    return os.pread(stderr.fileno(), size - start, start).decode(errors="replace")
 
 
 def _close_quietly(stream: IO[bytes] | None) -> None:

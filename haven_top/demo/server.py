@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _invalid_option(args: argparse.Namespace) -> str | None:
+    if not 0 <= args.port <= 65535:
+        return f"invalid --port {args.port}: give 0-65535, or 0 for a free port"
     if args.rate <= 0:
         return f"invalid --rate {args.rate:g}: give requests per second above 0"
     if args.phase_seconds <= 0:
