@@ -341,3 +341,16 @@ def test_admin_modules_skip_textual() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+async def test_unexpected_error_becomes_result() -> None:
+    """A mock transport raises an error that no real server can cause."""
+
+    def explode(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError(f"boom with {request.headers['authorization']}")
+
+    transport = httpx.MockTransport(explode)
+    result = await client(transport=transport).set_debug("http://127.0.0.1:9", True, 5)
+    assert result.outcome is Outcome.INVALID
+    assert "failed unexpectedly: RuntimeError: boom" in result.message
+    assert TOKEN not in result.message

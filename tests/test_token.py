@@ -62,6 +62,16 @@ def test_secret_copies_are_same_object() -> None:
     assert Secret("other") != secret
 
 
+def rich_traceback_text(error: BaseException) -> str:
+    """Render `error` as Textual's crash report does: Rich, with every local."""
+    console = Console(record=True, width=200, file=io.StringIO())
+    trace = Traceback.from_exception(
+        type(error), error, error.__traceback__, show_locals=True
+    )
+    console.print(trace)
+    return console.export_text()
+
+
 def test_secret_hidden_in_rich_traceback_locals() -> None:
     """Textual's crash report is a Rich traceback that prints every local."""
 
@@ -72,45 +82,47 @@ def test_secret_hidden_in_rich_traceback_locals() -> None:
     try:
         fail(Secret(TOKEN))
     except RuntimeError as exc:
-        error = exc
-    console = Console(record=True, width=200, file=io.StringIO())
-    console.print(
-        Traceback.from_exception(
-            type(error), error, error.__traceback__, show_locals=True
-        )
-    )
-    text = console.export_text()
+        text = rich_traceback_text(exc)
     assert "Secret('********')" in text
     assert TOKEN not in text
 
 
-def test_load_prefers_flag_file_over_env(tmp_path: Path) -> None:
+def test_load_prefers_flag_file_over_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_token(tmp_path / "token", "from-file\n")
-    env = {TOKEN_ENV: "from-env"}
-    loaded = load_admin_token(token_file=path, environ=env)
+    monkeypatch.setenv(TOKEN_ENV, "from-env")
+    loaded = load_admin_token(token_file=path, config_token_file=path)
     assert loaded is not None
     assert loaded.secret.reveal() == "from-file"
     assert loaded.source == str(path)
 
 
-def test_load_prefers_env_over_config_file(tmp_path: Path) -> None:
+def test_load_prefers_env_over_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_token(tmp_path / "token", "from-config")
-    loaded = load_admin_token(config_token_file=path, environ={TOKEN_ENV: " env\n"})
+    monkeypatch.setenv(TOKEN_ENV, " env\n")
+    loaded = load_admin_token(config_token_file=path)
     assert loaded is not None
     assert loaded.secret.reveal() == "env"
     assert loaded.source == TOKEN_ENV
     assert loaded.warnings == ()
 
 
-def test_load_uses_config_file_last(tmp_path: Path) -> None:
+def test_load_uses_config_file_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_token(tmp_path / "token", "from-config")
-    loaded = load_admin_token(config_token_file=path, environ={})
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    loaded = load_admin_token(config_token_file=path)
     assert loaded is not None
     assert loaded.secret.reveal() == "from-config"
 
 
-def test_load_without_any_source_is_none() -> None:
-    assert load_admin_token(environ={}) is None
+def test_load_without_any_source_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    assert load_admin_token() is None
     assert "HAVEN_ADMIN_TOKEN" in MISSING_TOKEN_MESSAGE
     assert "--admin-token-file" in MISSING_TOKEN_MESSAGE
 
@@ -154,9 +166,10 @@ def test_token_file_missing_or_directory(tmp_path: Path) -> None:
         read_token_file(tmp_path)
 
 
-def test_env_token_with_space_rejected() -> None:
+def test_env_token_with_space_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, f"{TOKEN} extra")
     with pytest.raises(TokenError) as caught:
-        load_admin_token(environ={TOKEN_ENV: f"{TOKEN} extra"})
+        load_admin_token()
     assert "HAVEN_ADMIN_TOKEN" in str(caught.value)
     assert TOKEN not in str(caught.value)
 
@@ -181,3 +194,22 @@ def test_token_argument_detected() -> None:
     ]
     for argv in allowed:
         assert token_argument_error(argv) is None, argv
+
+
+def test_token_errors_hide_loader_locals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loaders hold the token's text in locals; no traceback may show them."""
+    bad_file = write_token(tmp_path / "bad", f"{TOKEN} {TOKEN}")
+    monkeypatch.setenv(TOKEN_ENV, f"{TOKEN}\x07")
+    loads = [
+        lambda: load_admin_token(),
+        lambda: load_admin_token(token_file=bad_file),
+        lambda: read_token_file(bad_file),
+    ]
+    for load in loads:
+        with pytest.raises(TokenError) as caught:
+            load()
+        text = rich_traceback_text(caught.value)
+        assert "TokenError" in text
+        assert TOKEN not in text

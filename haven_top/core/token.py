@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -87,19 +87,16 @@ def load_admin_token(
     *,
     token_file: str | os.PathLike[str] | None = None,
     config_token_file: str | os.PathLike[str] | None = None,
-    environ: Mapping[str, str] | None = None,
 ) -> AdminToken | None:
-    """Load the token from the flag's file, the environment or the config's file.
+    """Load the token from the flag's file, `HAVEN_ADMIN_TOKEN` or the config's file.
 
     Returns None when none of the three is set. Raises `TokenError` when the chosen
     source is set but unusable (missing, unreadable, empty or not one word).
     """
-    env = os.environ if environ is None else environ
     if token_file is not None:
         return read_token_file(token_file)
-    value = env.get(TOKEN_ENV)
-    if value is not None:
-        return AdminToken(_check_token(value.strip(), TOKEN_ENV), TOKEN_ENV)
+    if TOKEN_ENV in os.environ:
+        return _without_frames(_env_token)
     if config_token_file is not None:
         return read_token_file(config_token_file)
     return None
@@ -107,7 +104,28 @@ def load_admin_token(
 
 def read_token_file(path: str | os.PathLike[str]) -> AdminToken:
     """Read a token file, warning when group or others may read it."""
-    file = Path(path).expanduser()
+    return _without_frames(lambda: _read_token_file(Path(path).expanduser()))
+
+
+def _without_frames(load: Callable[[], AdminToken]) -> AdminToken:
+    """Call `load`, raising its `TokenError` again without the inner frames.
+
+    The frames of the loaders hold the token's text in local variables, and
+    crash reports that print locals (Rich, and so Textual) would show it.
+    """
+    try:
+        return load()
+    except TokenError as exc:
+        message = str(exc)
+    raise TokenError(message)
+
+
+def _env_token() -> AdminToken:
+    secret = Secret(os.environ[TOKEN_ENV].strip())
+    return AdminToken(_check_token(secret, TOKEN_ENV), TOKEN_ENV)
+
+
+def _read_token_file(file: Path) -> AdminToken:
     try:
         with open(file, "rb") as handle:
             info = os.fstat(handle.fileno())
@@ -123,10 +141,10 @@ def read_token_file(path: str | os.PathLike[str]) -> AdminToken:
             "it must contain only the token"
         )
     try:
-        text = data.decode("utf-8")
+        secret = Secret(data.decode("utf-8").strip())
     except UnicodeDecodeError:
         _fail(f"admin token file {file} is not valid UTF-8: it must contain the token")
-    secret = _check_token(text.strip(), f"admin token file {file}")
+    secret = _check_token(secret, f"admin token file {file}")
     return AdminToken(secret, str(file), _mode_warnings(file, info.st_mode))
 
 
@@ -148,7 +166,8 @@ def token_argument_error(argv: Sequence[str]) -> str | None:
     return None
 
 
-def _check_token(value: str, source: str) -> Secret:
+def _check_token(secret: Secret, source: str) -> Secret:
+    value = secret.reveal()
     if not value:
         _fail(f"{source} is empty: it must contain the admin token")
     if not all(33 <= ord(char) <= 126 for char in value):
@@ -156,7 +175,7 @@ def _check_token(value: str, source: str) -> Secret:
             f"{source} contains spaces, control or non-ASCII characters: "
             "a bearer token is one word of printable ASCII"
         )
-    return Secret(value)
+    return secret
 
 
 def _mode_warnings(file: Path, mode: int) -> tuple[str, ...]:

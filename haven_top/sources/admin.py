@@ -181,7 +181,15 @@ class AdminClient:
         body: dict[str, object] = {"enabled": enabled}
         if enabled:
             body["duration"] = duration
-        result = await self._post_with_retry(client, target, body)
+        try:
+            result = await self._post_with_retry(client, target, body)
+        except Exception as exc:  # noqa: BLE001 - see below
+            # httpx maps transport failures to HTTPError, handled above. Anything
+            # else ends here because its traceback would run through httpcore
+            # frames whose locals hold the Authorization header.
+            reason = _one_line(f"{type(exc).__name__}: {exc}")
+            message = f"debug request to {target} failed unexpectedly: {reason}"
+            result = DebugResult(target, enabled, Outcome.INVALID, message)
         return self._redact(result)
 
     async def _post_with_retry(
@@ -205,10 +213,9 @@ class AdminClient:
 
     def _redact(self, result: DebugResult) -> DebugResult:
         # A service could echo the header in an error body; never pass it on.
-        token = self._token.reveal()
-        if token not in result.message:
+        if self._token.reveal() not in result.message:
             return result
-        message = result.message.replace(token, "********")
+        message = result.message.replace(self._token.reveal(), "********")
         return DebugResult(
             result.target,
             result.enabled,

@@ -19,6 +19,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.validation import Integer
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet
@@ -139,7 +140,7 @@ class DebugModal(ModalScreen[DebugRequest | None]):
                 yield RadioButton(f"all {count} {noun}", value=True, id="debug-all")
                 label = f"selected: {self.selected}" if self.selected else "selected"
                 yield RadioButton(
-                    label, id="debug-selected", disabled=self.selected is None
+                    Content(label), id="debug-selected", disabled=self.selected is None
                 )
             yield Label("", id="debug-error")
             with Horizontal(id="debug-buttons"):
@@ -168,10 +169,11 @@ class DebugModal(ModalScreen[DebugRequest | None]):
         except ValueError:
             duration = 0
         if not 1 <= duration <= MAX_DURATION:
-            self.query_one("#debug-error", Label).update(
+            message = (
                 f"Invalid duration {text!r}: enter whole seconds from 1 to "
                 f"{MAX_DURATION}."
             )
+            self.query_one("#debug-error", Label).update(Content(message))
             return None
         chosen = self.query_one("#debug-selected", RadioButton).value
         targets = (self.selected,) if chosen and self.selected else self.targets
@@ -278,13 +280,6 @@ def _instance_key(url: str) -> str:
     return key.rstrip("/")
 
 
-def format_countdown(seconds: float) -> str:
-    """Format remaining time as minutes and seconds: "4:32", "0:07", "72:00"."""
-    whole = max(0, int(seconds + 0.999))
-    minutes, secs = divmod(whole, 60)
-    return f"{minutes}:{secs:02d}"
-
-
 class DebugControl:
     """Turns debug logging on and off in workers and reports each outcome.
 
@@ -318,10 +313,10 @@ class DebugControl:
         app = screen.app
         if self.options.token is None:
             message = self.options.token_error or MISSING_TOKEN_MESSAGE
-            app.notify(message, title="Debug logging", severity="error")
+            app.notify(message, title="Debug logging", severity="error", markup=False)
             return
         if self.busy:
-            app.notify("A debug request is still running; wait for its result.")
+            app.notify("A debug request is still running: wait for its result.")
             return
         active = self.active_targets()
         if active:
@@ -345,11 +340,29 @@ class DebugControl:
     ) -> None:
         self.busy = True
         screen.run_worker(
-            self._send(screen, tuple(targets), enabled, duration),
+            self._send_and_report(screen, tuple(targets), enabled, duration),
             name="debug on" if enabled else "debug off",
             group=WORKER_GROUP,
             exit_on_error=False,
         )
+
+    async def _send_and_report(
+        self,
+        screen: Screen[object],
+        targets: tuple[str, ...],
+        enabled: bool,
+        duration: int | None,
+    ) -> None:
+        try:
+            await self._send(screen, targets, enabled, duration)
+        except Exception as exc:  # noqa: BLE001 - the dashboard must keep running
+            logger.exception("Debug request failed")
+            message = f"debug request failed: {type(exc).__name__}: {exc}"
+            screen.app.notify(
+                message, title="Debug logging", severity="error", markup=False
+            )
+        finally:
+            self.busy = False
 
     async def _send(
         self,
@@ -366,10 +379,8 @@ class DebugControl:
             allow_insecure=self.options.allow_insecure,
         )
         mark = self._log_mark()
-        try:
-            results = await client.set_debug_many(targets, enabled, duration)
-        finally:
-            self.busy = False
+        results = await client.set_debug_many(targets, enabled, duration)
+        self.busy = False
         for result in results:
             self._apply(screen, result)
         turned_on = [result.target for result in results if result.ok and enabled]
@@ -388,7 +399,9 @@ class DebugControl:
         else:
             logger.warning("%s", result.message)
         severity = "information" if result.ok else "error"
-        screen.app.notify(result.message, title="Debug logging", severity=severity)
+        screen.app.notify(
+            result.message, title="Debug logging", severity=severity, markup=False
+        )
 
     def _log_mark(self) -> int | None:
         if self.records is None or not self.records.is_connected():
@@ -406,6 +419,7 @@ class DebugControl:
                 "DEBUG records cannot be seen: start haven-top with a log source.",
                 title="Debug logging",
                 severity="warning",
+                markup=False,
             )
             return
         waiting = set(targets)
@@ -418,7 +432,9 @@ class DebugControl:
             arrived = {target for target in waiting if counts.get(target, 0) > 0}
             for target in sorted(arrived):
                 app.notify(
-                    f"DEBUG records are arriving from {target}", title="Debug logging"
+                    f"DEBUG records are arriving from {target}",
+                    title="Debug logging",
+                    markup=False,
                 )
             waiting -= arrived
         for target in sorted(waiting):
@@ -427,4 +443,24 @@ class DebugControl:
                 "service accepted the call, but its log stream does not show them"
             )
             logger.warning("%s", message)
-            app.notify(message, title="Debug logging", severity="warning")
+            app.notify(message, title="Debug logging", severity="warning", markup=False)
+
+
+def build_debug_control(
+    options: AdminOptions,
+    provider: object,
+    log_store: LogStoreLike | None = None,
+    log_connected: Callable[[], bool] | None = None,
+) -> DebugControl:
+    """Wire a `DebugControl` to the app's provider and log store.
+
+    The provider's `targets` and `state.set_debug_until` are used when it has
+    them (the `Collector` does), so the header can count down.
+    """
+    targets = tuple(getattr(provider, "targets", ()))
+    state = getattr(provider, "state", None)
+    setter = getattr(state, "set_debug_until", None)
+    records = None
+    if log_store is not None:
+        records = DebugRecordCounter(log_store, targets, log_connected)
+    return DebugControl(options, targets, set_debug_until=setter, records=records)
