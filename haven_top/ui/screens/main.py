@@ -9,10 +9,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, ItemGrid, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from haven_top.core.snapshot import Snapshot
 from haven_top.core.state import ENDPOINT_SORT_KEYS
+from haven_top.ui.screens.debug import (
+    AdminFooter,
+    AdminOptions,
+    DebugControl,
+    build_debug_control,
+)
 from haven_top.ui.widgets import format as fmt
 from haven_top.ui.widgets.bars import ProgressLine, StatusLine, TitleBar
 from haven_top.ui.widgets.db_pool import DbPoolPane
@@ -60,6 +65,14 @@ class MainScreen(Screen[None]):
             id="sort",
             tooltip="Cycle the endpoints order: request rate, errors, p95 latency.",
         ),
+        Binding(
+            "d",
+            "debug",
+            "Debug",
+            id="debug",
+            tooltip="Turn debug logging on in the targets for a while (asks first), "
+            "or off again.",
+        ),
     ]
 
     def __init__(
@@ -68,9 +81,14 @@ class MainScreen(Screen[None]):
         *,
         interval: float = 1.0,
         window_seconds: float = 60.0,
+        read_only: bool = False,
+        admin: AdminOptions | None = None,
     ) -> None:
         super().__init__()
         self.provider = provider
+        self.read_only = read_only
+        """When true, the debug key is gone and no admin call is made."""
+        self.admin = admin or AdminOptions()
         self.interval = interval
         self.window_seconds = window_seconds
         self.sort_key = ENDPOINT_SORT_KEYS[0]
@@ -78,6 +96,7 @@ class MainScreen(Screen[None]):
         self.paused = False
         self.snapshot: Snapshot | None = None
         """The snapshot on screen; held unchanged while paused."""
+        self.debug_control: DebugControl | None = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="title-bar")
@@ -95,7 +114,7 @@ class MainScreen(Screen[None]):
             yield EndpointsPane(id="endpoints")
         yield Container(id="log-pane")
         yield StatusLine(id="status-line")
-        yield Footer()
+        yield AdminFooter(read_only=self.read_only)
 
     def on_mount(self) -> None:
         stale_after = max(STALE_AFTER_SECONDS, 3 * self.interval)
@@ -103,6 +122,8 @@ class MainScreen(Screen[None]):
             pane.stale_after = stale_after
         self.query_one(StatusLine).stale_after = stale_after
         self.set_interval(self.interval, self.refresh_view, name="refresh")
+        if not self.read_only:
+            self.debug_control = build_debug_control(self.admin, self.provider)
         self.call_after_refresh(self.refresh_view)
 
     def refresh_view(self) -> None:
@@ -147,6 +168,14 @@ class MainScreen(Screen[None]):
         for pane in self.query(Pane):
             pane.show(snapshot)
         self.query_one(StatusLine).show(snapshot)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
+        """Hide and disable the debug key in read-only mode."""
+        return action != "debug" or not self.read_only
+
+    def action_debug(self) -> None:
+        if self.debug_control is not None:
+            self.debug_control.toggle(self, self.selected_target)
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
