@@ -2,7 +2,7 @@
 
 The child stops when this process goes away, even after SIGKILL. Its
 standard input is a pipe from this process, and it exits when the pipe reaches
-end of file. It also polls its parent pid, and on Linux it asks for a
+end of file. It also polls its parent pid, and on Linux it requests a
 parent-death signal.
 """
 

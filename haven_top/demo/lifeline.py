@@ -27,7 +27,7 @@ HARD_EXIT_SECONDS = 10.0
 
 
 def set_parent_death_signal(signum: int = signal.SIGTERM) -> bool:
-    """Ask Linux to send `signum` when the parent thread exits; False elsewhere.
+    """Request `signum` from Linux when the parent thread exits, else return False.
 
     The kernel tracks the thread that started this process, not the whole
     parent process, so launchers should only request it from a thread that
