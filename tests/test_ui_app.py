@@ -9,12 +9,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from test_ui_fakes import FakeProvider, empty_snapshot, endpoint_rows, full_snapshot
-from textual.content import Content
-from textual.widget import Widget
+from test_ui_fakes import (
+    FakeProvider,
+    empty_snapshot,
+    endpoint_rows,
+    full_snapshot,
+    main_screen,
+    plain,
+    table_rows,
+)
 
 from haven_top.core.snapshot import Latency, TargetStatus, Traffic
-from haven_top.ui.app import HavenTopApp, make_app
+from haven_top.ui.app import make_app
 from haven_top.ui.screens.help import HelpScreen
 from haven_top.ui.screens.main import MainScreen
 from haven_top.ui.widgets.endpoints import EndpointsTable
@@ -22,25 +28,6 @@ from haven_top.ui.widgets.endpoints import EndpointsTable
 SIZES = [(80, 24), (160, 50)]
 SLOW = 60.0
 """A refresh interval no test waits for, so only keys and mount refresh."""
-
-
-def plain(app: HavenTopApp, selector: str) -> str:
-    """The text a widget renders, without styles."""
-    rendered = app.screen.query_one(selector, Widget).render()
-    return rendered.plain if isinstance(rendered, Content) else str(rendered)
-
-
-def table_rows(app: HavenTopApp) -> list[list[str]]:
-    table = app.screen.query_one(EndpointsTable)
-    return [
-        [cell.plain for cell in table.get_row_at(index)]
-        for index in range(table.row_count)
-    ]
-
-
-def main_screen(app: HavenTopApp) -> MainScreen:
-    assert isinstance(app.screen, MainScreen)
-    return app.screen
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -317,10 +304,15 @@ async def test_help_lists_keys_and_closes() -> None:
         await pilot.pause()
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        keys = plain(app, "#help-keys")
-        for line in ("p  Pause:", "w  Window:", "s  Sort:", "?  Help:", "q  Quit:"):
-            assert line in keys
-        assert "Endpoints" in plain(app, "#help-panes")
+        cells = [str(widget.render()) for widget in app.screen.query("#help-keys > *")]
+        rows = dict(zip(cells[::2], cells[1::2], strict=True))
+        assert rows["p"].startswith("Pause: Hold the screen still")
+        assert rows["w"].startswith("Window:")
+        assert rows["s"].startswith("Sort:")
+        assert rows["?"].startswith("Help:")
+        assert rows["q"].startswith("Quit:")
+        panes = [str(widget.render()) for widget in app.screen.query("#help-panes > *")]
+        assert "Endpoints" in panes
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from textual.content import Content
+from textual.widget import Widget
+
 from haven_top.core.snapshot import (
     DbPool,
     EndpointStats,
@@ -21,6 +24,9 @@ from haven_top.core.snapshot import (
     TargetStatus,
     Traffic,
 )
+from haven_top.ui.app import HavenTopApp
+from haven_top.ui.screens.main import MainScreen
+from haven_top.ui.widgets.endpoints import EndpointsTable
 
 NOW = 1_700_000_000.0
 GIB = 1024**3
@@ -194,3 +200,22 @@ class FakeProvider:
     @property
     def progress(self) -> str:
         return self.progress_text
+
+
+def plain(app: HavenTopApp, selector: str) -> str:
+    """The text a widget renders, without styles."""
+    rendered = app.screen.query_one(selector, Widget).render()
+    return rendered.plain if isinstance(rendered, Content) else str(rendered)
+
+
+def table_rows(app: HavenTopApp) -> list[list[str]]:
+    table = app.screen.query_one(EndpointsTable)
+    return [
+        [cell.plain for cell in table.get_row_at(index)]
+        for index in range(table.row_count)
+    ]
+
+
+def main_screen(app: HavenTopApp) -> MainScreen:
+    assert isinstance(app.screen, MainScreen)
+    return app.screen

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.content import Content
+from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Label, Static
 
 PANES = (
     (
@@ -69,27 +68,18 @@ class HelpScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
+            yield Static("haven-top help", id="help-title")
             yield Static("Keys", classes="help-heading")
-            yield Static(keys_content(self.keys), id="help-keys")
+            with Grid(id="help-keys", classes="help-table"):
+                for key, name, text in self.keys:
+                    yield Label(key, classes="help-key")
+                    yield Static(f"{name}: {text}", markup=False)
             yield Static("Panes", classes="help-heading")
-            yield Static(panes_content(), id="help-panes")
+            with Grid(id="help-panes", classes="help-table"):
+                for name, text in PANES:
+                    yield Label(name, classes="help-key")
+                    yield Static(text, markup=False)
         yield Footer()
 
     def action_close(self) -> None:
         self.dismiss()
-
-
-def keys_content(keys: list[tuple[str, str, str]]) -> Content:
-    """One line per key: the key, its name and what it does."""
-    width = max((len(key) for key, _, _ in keys), default=1)
-    lines = [
-        Content.assemble((key.ljust(width), "bold $accent"), f"  {name}: {text}")
-        for key, name, text in keys
-    ]
-    return Content("\n").join(lines)
-
-
-def panes_content() -> Content:
-    """A short paragraph per pane."""
-    paragraphs = [Content.assemble((name, "bold"), f"  {text}") for name, text in PANES]
-    return Content("\n\n").join(paragraphs)
