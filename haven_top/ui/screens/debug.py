@@ -1,7 +1,7 @@
 """Remote debug logging from the dashboard: the confirmation modal, the
 controller that sends the requests in workers, and the read-only footer.
 
-The controller never holds the token as text: it keeps the `Secret` inside an
+The controller never keeps the token as text: it keeps the `Secret` inside an
 `AdminClient`, and every message it shows comes from `DebugResult.message`,
 which the client builds without the token.
 """
@@ -46,7 +46,7 @@ DEBUG_LEVEL = 10
 
 @dataclass(frozen=True)
 class DebugRequest:
-    """What the operator confirmed in the modal."""
+    """Request the operator confirmed in the modal."""
 
     duration: int
     """Seconds debug logging stays on."""
@@ -206,11 +206,11 @@ class AdminFooter(Footer):
 
 @dataclass(frozen=True)
 class AdminOptions:
-    """How the dashboard reaches `/admin/debug`, from the flags and config."""
+    """Settings for the dashboard's `/admin/debug` calls, from flags and config."""
 
     token: AdminToken | None = None
     token_error: str | None = None
-    """Why loading the token failed, shown when the operator presses the key."""
+    """Reason the token failed to load, shown when the operator presses the key."""
     allow_insecure: bool = False
     timeout: float = DEFAULT_TIMEOUT
 
@@ -232,7 +232,7 @@ class DebugRecordCounter:
     """Counts the DEBUG records each target sent to a log store since a mark.
 
     `store` is a `LogStore` (read through `next_seq`, `first_seq`, `level_at`
-    and `instance_at`). `connected` tells whether any log source is connected;
+    and `instance_at`). `connected` returns whether any log source is connected;
     without it the store's existence is taken to mean one is.
     """
 
@@ -256,7 +256,7 @@ class DebugRecordCounter:
         """DEBUG records per target from seq `mark` on.
 
         A record from an instance that is no target (a file, a pipe, a command)
-        counts for every target, because it cannot be told apart.
+        counts for every target, because its target is unknown.
         """
         counts = dict.fromkeys(self._keys.values(), 0)
         start = max(mark, self.store.first_seq)
