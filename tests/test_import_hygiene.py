@@ -15,6 +15,12 @@ HEADLESS_MODULES = [
     "haven_top.core.exposition",
     "haven_top.core.rates",
     "haven_top.core.quantile",
+    "haven_top.core.sanitize",
+    "haven_top.core.logrecord",
+    "haven_top.core.logstore",
+    "haven_top.core.logfilter",
+    "haven_top.core.logselection",
+    "haven_top.core.logrequests",
 ]
 
 

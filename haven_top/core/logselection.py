@@ -1,0 +1,138 @@
+"""The records that pass a filter, kept up to date as records arrive and leave.
+
+A `LogSelection` is what the log pane scrolls through. Without a filter it is
+the whole store and costs nothing. With one it holds the seqs of the matching
+records: the whole retained buffer is checked once when the filter is set
+(only that request's records when the filter names a request ID), then each
+refresh checks only the records that arrived since.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from haven_top.core.logfilter import LogFilter
+from haven_top.core.logrecord import LogRecord
+from haven_top.core.logstore import LogStore
+
+
+class LogSelection:
+    """The seqs of the retained records passing `log_filter`, oldest first."""
+
+    def __init__(self, store: LogStore, log_filter: LogFilter | None = None) -> None:
+        self.store = store
+        self.filter = log_filter or LogFilter()
+        self._seqs = array("q")
+        self._checked_to = store.first_seq
+        self._fill()
+
+    def _fill(self) -> None:
+        store = self.store
+        request_id = self.filter.request_id
+        if not self.filter:
+            self._checked_to = store.next_seq
+            return
+        if request_id is not None:
+            candidates: list[int] | range = store.request_seqs(request_id)
+        else:
+            candidates = store.seqs()
+        matches = self.filter.matches
+        self._seqs = array("q", (seq for seq in candidates if matches(store, seq)))
+        self._checked_to = store.next_seq
+
+    def refresh(self) -> int:
+        """Take in records that arrived and drop evicted ones; return new matches."""
+        store = self.store
+        start = max(self._checked_to, store.first_seq)
+        new = range(start, store.next_seq)
+        self._checked_to = store.next_seq
+        if not self.filter:
+            return len(new)
+        self._drop_evicted()
+        matches = self.filter.matches
+        before = len(self._seqs)
+        self._seqs.extend(seq for seq in new if matches(store, seq))
+        return len(self._seqs) - before
+
+    def _drop_evicted(self) -> None:
+        stale = bisect_left(self._seqs, self.store.first_seq)
+        if stale:
+            del self._seqs[:stale]
+
+    def __len__(self) -> int:
+        if not self.filter:
+            return self._checked_to - self.store.first_seq
+        self._drop_evicted()
+        return len(self._seqs)
+
+    def seq_at(self, index: int) -> int:
+        """The seq of row `index` (0 is the oldest retained match)."""
+        if not self.filter:
+            return self.store.first_seq + index
+        return self._seqs[index]
+
+    def index_of(self, seq: int) -> int | None:
+        """The row of the record `seq`, or None when it is not in the selection."""
+        if not self.filter:
+            in_range = self.store.first_seq <= seq < self._checked_to
+            return seq - self.store.first_seq if in_range else None
+        index = bisect_left(self._seqs, seq)
+        found = index < len(self._seqs) and self._seqs[index] == seq
+        return index if found else None
+
+    def seqs(self) -> Iterator[int]:
+        for index in range(len(self)):
+            yield self.seq_at(index)
+
+    def records(self) -> Iterator[LogRecord]:
+        return self.store.records(self.seqs())
+
+    def find_problem(self, start: int, step: int) -> int | None:
+        """The row of the next ERROR-or-worse or 5xx record from `start` (not
+        included) going by `step` (+1 or -1), or None when there is none."""
+        index = start + step
+        count = len(self)
+        while 0 <= index < count:
+            if self.store.is_problem_at(self.seq_at(index)):
+                return index
+            index += step
+        return None
+
+
+def export_jsonl(records: Iterator[LogRecord], path: Path) -> int:
+    """Write `records` to `path` as JSON lines; return how many were written."""
+    count = 0
+    with path.open("wb") as out:
+        for record in records:
+            out.write(record.export_line() + b"\n")
+            count += 1
+    return count
+
+
+def logs_report(selection: LogSelection, limit: int = 100) -> dict[str, Any]:
+    """Build the `logs` object of `--once --format json`.
+
+    `matched` holds the newest `limit` records passing the filter, newest
+    last: a JSON record as it came (with `instance` added), a raw line as
+    `{"raw": TEXT}`.
+    """
+    selection.refresh()
+    count = len(selection)
+    first = max(0, count - limit)
+    rows = (selection.seq_at(index) for index in range(first, count))
+    matched = [
+        orjson.loads(record.export_line()) for record in selection.store.records(rows)
+    ]
+    return {
+        "received": selection.store.received,
+        "evicted": selection.store.evicted,
+        "filter": selection.filter.text or None,
+        "matched_total": count,
+        "matched": matched,
+    }
