@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from haven_top import __version__
 from haven_top.config import (
@@ -32,6 +32,10 @@ from haven_top.config import (
     default_config_path,
     read_config_file,
 )
+from haven_top.core.token import TokenError, token_argument_error
+
+if TYPE_CHECKING:
+    from haven_top.sources.admin import AdminOptions
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +62,23 @@ def run_demo_server(argv: list[str]) -> int:
     return server.main(argv)
 
 
+def run_debug(argv: list[str]) -> int:
+    """Turn debug logging on or off in targets through POST /admin/debug."""
+    from haven_top import debug_cli
+
+    return debug_cli.main(argv)
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "demo-server": Subcommand(
         "demo-server",
         "run the bundled demo Haven service until interrupted",
         run_demo_server,
+    ),
+    "debug": Subcommand(
+        "debug",
+        "turn debug logging on or off: debug on|off [--duration N] URL ...",
+        run_debug,
     ),
 }
 
@@ -72,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] in SUBCOMMANDS:
         return SUBCOMMANDS[arguments[0]].run(arguments[1:])
+    token_problem = token_argument_error(arguments)
+    if token_problem is not None:
+        return usage_error(token_problem)
     parser = build_parser()
     try:
         args = parser.parse_args(arguments)
@@ -79,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         settings = settings_from_args(args)
-    except ConfigError as exc:
+        admin = admin_options(args, settings)
+    except (ConfigError, TokenError) as exc:
         return usage_error(str(exc))
     if not has_data_source(settings):
         return usage_error(
@@ -87,11 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "or try `haven-top --demo` to watch the bundled demo service",
             parser,
         )
-    return run_monitor(settings)
+    return run_monitor(settings, admin)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Describe the default form: `haven-top [URL ...] [options]`."""
+    from haven_top import debug_cli
+
     commands = "\n".join(
         f"  {command.name:<14}{command.summary}" for command in SUBCOMMANDS.values()
     )
@@ -122,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_polling_arguments(parser.add_argument_group("polling"))
     add_display_arguments(parser.add_argument_group("display"))
     add_output_arguments(parser.add_argument_group("one snapshot"))
+    debug_cli.add_admin_arguments(parser.add_argument_group("debug key"))
     return parser
 
 
@@ -221,6 +244,18 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
+def admin_options(args: argparse.Namespace, settings: Settings) -> AdminOptions:
+    """Load the admin token for the debug key (none for `--once` or read-only)."""
+    from haven_top.debug_cli import dashboard_admin_options
+    from haven_top.sources.admin import AdminOptions
+
+    if settings.once:
+        return AdminOptions()
+    return dashboard_admin_options(
+        args.admin_token_file, args.allow_insecure_admin, settings
+    )
+
+
 def has_data_source(settings: Settings) -> bool:
     """Tell whether there is anything to monitor: a target or the demo."""
     return bool(settings.targets or settings.demo)
@@ -234,7 +269,7 @@ def usage_error(message: str, parser: argparse.ArgumentParser | None = None) -> 
     return EXIT_USAGE
 
 
-def run_monitor(settings: Settings) -> int:
+def run_monitor(settings: Settings, admin: AdminOptions | None = None) -> int:
     """Start the demo when asked, run the dashboard or `--once`, stop the demo."""
     demo = None
     try:
@@ -244,7 +279,7 @@ def run_monitor(settings: Settings) -> int:
                 return EXIT_FAILED
         if settings.once:
             return run_once(settings)
-        return run_dashboard(settings)
+        return run_dashboard(settings, admin)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
@@ -321,8 +356,10 @@ def run_once(settings: Settings) -> int:
     return headless.exit_status(snapshot)
 
 
-def run_dashboard(settings: Settings) -> int:
+def run_dashboard(settings: Settings, admin: AdminOptions | None = None) -> int:
     """Run the live dashboard until the operator quits."""
+    from haven_top.debug_cli import with_demo_token
+    from haven_top.sources.admin import AdminOptions
     from haven_top.ui.app import make_app
 
     # Log records must not reach the terminal that Textual draws on.
@@ -337,6 +374,7 @@ def run_dashboard(settings: Settings) -> int:
         no_color=bool(os.environ.get("NO_COLOR")),
         read_only=settings.read_only,
         keymap=dict(settings.keymap),
+        admin=with_demo_token(admin or AdminOptions(), settings.demo_token),
     )
     app.run()
     return app.return_code or EXIT_OK

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import math
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from haven_top.config import (
 from haven_top.core.token import (
     MISSING_TOKEN_MESSAGE,
     AdminToken,
+    Secret,
     TokenError,
     load_admin_token,
     token_argument_error,
@@ -34,6 +36,7 @@ from haven_top.sources.admin import (
     INSECURE_OPTION,
     MAX_DURATION,
     AdminClient,
+    AdminOptions,
     DebugResult,
 )
 
@@ -88,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
+def add_admin_arguments(parser: argparse._ActionsContainer) -> None:
     """Add the token file and insecure-transport options shared with the monitor."""
     parser.add_argument(
         "--admin-token-file",
@@ -143,6 +146,38 @@ def main(
     duration = args.duration if enabled else None
     results = asyncio.run(client.set_debug_many(args.urls, enabled, duration))
     return print_results(results, out, err)
+
+
+def dashboard_admin_options(
+    token_file: str | None, allow_insecure: bool, settings: Settings
+) -> AdminOptions:
+    """Load the token for the dashboard's debug key; none in read-only mode.
+
+    `token_file` is the `--admin-token-file` flag alone, because it ranks above
+    `HAVEN_ADMIN_TOKEN` while the config file's path ranks below. Raises
+    `TokenError` when the chosen source is unusable.
+    """
+    if settings.read_only:
+        return AdminOptions()
+    config_file = None if token_file else settings.admin_token_file
+    token = load_admin_token(token_file=token_file, config_token_file=config_file)
+    return AdminOptions(
+        token=token,
+        warnings=token.warnings if token else (),
+        allow_insecure=allow_insecure,
+        timeout=max(DEFAULT_TIMEOUT, settings.timeout),
+    )
+
+
+def with_demo_token(options: AdminOptions, demo_token: Secret | None) -> AdminOptions:
+    """Use the started demo service's token when no other token is configured.
+
+    NOTE: one token serves every target, so with `--demo` and other URLs the
+    demo's token goes to those targets too when the operator confirms them.
+    """
+    if options.token is not None or demo_token is None:
+        return options
+    return dataclasses.replace(options, token=AdminToken(demo_token, "the demo"))
 
 
 def print_results(results: Sequence[DebugResult], out: TextIO, err: TextIO) -> int:

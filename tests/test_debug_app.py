@@ -24,9 +24,9 @@ from haven_top.core.snapshot import Snapshot, TargetStatus
 from haven_top.core.token import MISSING_TOKEN_MESSAGE, AdminToken, Secret
 from haven_top.demo import launcher
 from haven_top.demo.launcher import DemoProcess
-from haven_top.sources.admin import AdminClient
+from haven_top.sources.admin import AdminClient, AdminOptions
 from haven_top.ui.app import HavenTopApp, make_app
-from haven_top.ui.screens.debug import AdminOptions, DebugModal
+from haven_top.ui.screens.debug import DebugModal
 
 WRONG_TOKEN = "wrong-3e8b0c6d1f2a4957"
 

@@ -11,10 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from haven_top import cli
+from haven_top.core.token import AdminToken, Secret
+from haven_top.debug_cli import with_demo_token
 from haven_top.demo import launcher
 from haven_top.demo.launcher import DemoProcess
+from haven_top.sources.admin import AdminOptions
 
-COMMAND = [sys.executable, "-m", "haven_top.debug_cli"]
+COMMAND = [sys.executable, "-m", "haven_top", "debug"]
 WRONG_TOKEN = "wrong-6c0d1b9e2a7f4e35"
 
 
@@ -181,3 +185,88 @@ def test_cli_output_never_shows_token(
     for text in outputs:
         for secret in secrets:
             assert secret not in text
+
+
+@pytest.fixture
+def monitor_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, object]]:
+    """Stands in for the dashboard run, keeping what `main` passed to it."""
+    calls: list[tuple[object, object]] = []
+
+    def record(settings: object, admin: object = None) -> int:
+        calls.append((settings, admin))
+        return 0
+
+    monkeypatch.setattr(cli, "run_monitor", record)
+    monkeypatch.setenv("HAVEN_TOP_CONFIG", os.devnull)
+    monkeypatch.delenv("HAVEN_ADMIN_TOKEN", raising=False)
+    return calls
+
+
+def dashboard_admin(
+    argv: list[str], calls: list[tuple[object, object]]
+) -> AdminOptions:
+    assert cli.main(argv) == 0
+    admin = calls[-1][1]
+    assert isinstance(admin, AdminOptions)
+    return admin
+
+
+def test_dashboard_token_sources(
+    monitor_calls: list[tuple[object, object]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    url = "http://127.0.0.1:9"
+    flag_file = tmp_path / "flag-token"
+    flag_file.write_text("from-flag", encoding="utf-8")
+    flag_file.chmod(0o644)
+    config_file = tmp_path / "config-token"
+    config_file.write_text("from-config", encoding="utf-8")
+    config_file.chmod(0o600)
+    config = tmp_path / "config.toml"
+    config.write_text(f'admin_token_file = "{config_file}"\n', encoding="utf-8")
+
+    assert dashboard_admin([url], monitor_calls).token is None
+
+    admin = dashboard_admin([url, "--config", str(config)], monitor_calls)
+    assert admin.token is not None
+    assert admin.token.secret.reveal() == "from-config"
+
+    monkeypatch.setenv("HAVEN_ADMIN_TOKEN", "from-env")
+    admin = dashboard_admin([url, "--config", str(config)], monitor_calls)
+    assert admin.token is not None
+    assert admin.token.secret.reveal() == "from-env"
+    assert admin.allow_insecure is False
+
+    argv = [url, "--admin-token-file", str(flag_file), "--allow-insecure-admin"]
+    admin = dashboard_admin(argv, monitor_calls)
+    assert admin.token is not None
+    assert admin.token.secret.reveal() == "from-flag"
+    assert admin.allow_insecure is True
+    assert "readable by group or others" in admin.warnings[0]
+
+    admin = dashboard_admin([url, "--read-only"], monitor_calls)
+    assert admin.token is None
+
+
+def test_dashboard_rejects_token_value(
+    monitor_calls: list[tuple[object, object]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv in (["--admin-token", WRONG_TOKEN], [f"--admin-token={WRONG_TOKEN}"]):
+        assert cli.main(["http://127.0.0.1:9", *argv]) == 2
+        output = capsys.readouterr()
+        assert "HAVEN_ADMIN_TOKEN" in output.err
+        assert "--admin-token-file" in output.err
+        assert WRONG_TOKEN not in output.out + output.err
+    assert monitor_calls == []
+
+
+def test_demo_token_used_last() -> None:
+    demo = Secret("demo-token")
+    options = with_demo_token(AdminOptions(), demo)
+    assert options.token is not None
+    assert options.token.secret is demo
+    configured = AdminOptions(token=AdminToken(Secret("mine"), "test"))
+    assert with_demo_token(configured, demo) is configured
+    assert with_demo_token(AdminOptions(), None).token is None

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from haven_top.core.token import Secret
+from haven_top.core.token import AdminToken, Secret
 
 DEBUG_PATH = "/admin/debug"
 DEFAULT_TIMEOUT = 5.0
@@ -69,6 +69,19 @@ class DebugResult:
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.OK
+
+
+@dataclass(frozen=True)
+class AdminOptions:
+    """Settings for the dashboard's `/admin/debug` calls, from flags and config."""
+
+    token: AdminToken | None = None
+    token_error: str | None = None
+    """Reason the token failed to load, shown when the operator presses the key."""
+    warnings: tuple[str, ...] = ()
+    """One-line warnings to show once at start, such as a readable token file."""
+    allow_insecure: bool = False
+    timeout: float = DEFAULT_TIMEOUT
 
 
 class _BearerAuth(httpx.Auth):

@@ -14,8 +14,8 @@ from textual.filter import LineFilter, Monochrome, NoColor
 from textual.screen import Screen
 
 from haven_top.core.snapshot import Snapshot
+from haven_top.sources.admin import AdminOptions
 from haven_top.ui import themes
-from haven_top.ui.screens.debug import AdminOptions
 from haven_top.ui.screens.help import HelpScreen
 from haven_top.ui.screens.main import MainScreen
 

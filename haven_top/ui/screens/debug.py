@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -25,11 +25,11 @@ from textual.validation import Integer
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet
 from textual.widgets._footer import FooterLabel
 
-from haven_top.core.token import MISSING_TOKEN_MESSAGE, AdminToken
+from haven_top.core.token import MISSING_TOKEN_MESSAGE
 from haven_top.sources.admin import (
-    DEFAULT_TIMEOUT,
     MAX_DURATION,
     AdminClient,
+    AdminOptions,
     DebugResult,
 )
 
@@ -204,17 +204,6 @@ class AdminFooter(Footer):
             yield FooterLabel("READ-ONLY", classes="-read-only")
 
 
-@dataclass(frozen=True)
-class AdminOptions:
-    """Settings for the dashboard's `/admin/debug` calls, from flags and config."""
-
-    token: AdminToken | None = None
-    token_error: str | None = None
-    """Reason the token failed to load, shown when the operator presses the key."""
-    allow_insecure: bool = False
-    timeout: float = DEFAULT_TIMEOUT
-
-
 DebugSetter = Callable[[str, "float | None"], None]
 """Stores a target's debug expiry (Unix time, or None) for the header."""
 
@@ -302,6 +291,11 @@ class DebugControl:
         self.until: dict[str, float] = {}
         """Local Unix time when debug ends, per target that haven-top turned on."""
         self.busy = False
+
+    def show_warnings(self, app: App[object]) -> None:
+        """Show the warnings found while loading the token, such as its file mode."""
+        for warning in self.options.warnings:
+            app.notify(warning, title="Admin token", severity="warning", markup=False)
 
     def active_targets(self, now: float | None = None) -> list[str]:
         """Targets where debug logging is on and not yet expired."""

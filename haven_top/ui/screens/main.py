@@ -12,12 +12,8 @@ from textual.screen import Screen
 
 from haven_top.core.snapshot import Snapshot
 from haven_top.core.state import ENDPOINT_SORT_KEYS
-from haven_top.ui.screens.debug import (
-    AdminFooter,
-    AdminOptions,
-    DebugControl,
-    build_debug_control,
-)
+from haven_top.sources.admin import AdminOptions
+from haven_top.ui.screens.debug import AdminFooter, DebugControl, build_debug_control
 from haven_top.ui.widgets import format as fmt
 from haven_top.ui.widgets.bars import ProgressLine, StatusLine, TitleBar
 from haven_top.ui.widgets.db_pool import DbPoolPane
@@ -124,6 +120,7 @@ class MainScreen(Screen[None]):
         self.set_interval(self.interval, self.refresh_view, name="refresh")
         if not self.read_only:
             self.debug_control = build_debug_control(self.admin, self.provider)
+            self.debug_control.show_warnings(self.app)
         self.call_after_refresh(self.refresh_view)
 
     def refresh_view(self) -> None:
