@@ -1,11 +1,21 @@
-"""The debug confirmation modal and the read-only footer, through Pilot."""
+"""The debug confirmation modal and the read-only footer through Pilot, and the
+counter of DEBUG records that confirms debug logging reached the logs."""
 
 from __future__ import annotations
+
+import json
+from types import SimpleNamespace
 
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Label, RadioButton
 
-from haven_top.ui.screens.debug import AdminFooter, DebugModal, DebugRequest
+from haven_top.core.logstore import LogStore
+from haven_top.ui.screens.debug import (
+    AdminFooter,
+    DebugModal,
+    DebugRecordCounter,
+    DebugRequest,
+)
 
 TARGETS = ("http://127.0.0.1:8001", "http://127.0.0.1:8002")
 
@@ -79,3 +89,30 @@ async def test_footer_marks_read_only() -> None:
             await pilot.pause()
             text = app.export_screenshot()
         assert ("READ-ONLY" in text) is read_only
+
+
+def debug_line(level: str) -> bytes:
+    return json.dumps({"level": level, "message": "m", "timestamp": "t"}).encode()
+
+
+def test_counter_matches_records_to_targets() -> None:
+    store = LogStore(capacity=100)
+    hub = SimpleNamespace(
+        store=store,
+        statuses={
+            "127.0.0.1:8001": SimpleNamespace(state="connected"),
+            "127.0.0.1:8002": SimpleNamespace(state="retrying"),
+        },
+    )
+    counter = DebugRecordCounter(hub, TARGETS)
+    store.ingest([debug_line("DEBUG")], "127.0.0.1:8001", 0.0)
+    mark = counter.mark()
+    store.ingest([debug_line("DEBUG"), debug_line("INFO")], "127.0.0.1:8001", 1.0)
+    store.ingest([debug_line("DEBUG")], "127.0.0.1:8002", 1.0)
+    assert counter.count_since(mark) == {TARGETS[0]: 1, TARGETS[1]: 1}
+    assert counter.unwatched(TARGETS) == [TARGETS[1]]
+
+    store.ingest([debug_line("DEBUG")], "app.log", 2.0)
+    assert counter.count_since(mark) == {TARGETS[0]: 2, TARGETS[1]: 2}
+    hub.statuses["app.log"] = SimpleNamespace(state="following")
+    assert counter.unwatched(TARGETS) == []

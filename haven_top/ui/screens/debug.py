@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -42,6 +43,12 @@ VERIFY_POLL_SECONDS = 0.25
 WORKER_GROUP = "admin-debug"
 DEBUG_LEVEL = 10
 """Rank of DEBUG in the log store's level column, as in the logging module."""
+LIVE_STATES = ("connected", "following")
+"""Log source states in which records can arrive."""
+NO_LOG_SOURCE_MESSAGE = (
+    "debug logging is on, but no log source is connected, so its DEBUG records "
+    "cannot be seen: start haven-top with a log source"
+)
 
 
 @dataclass(frozen=True)
@@ -217,43 +224,56 @@ class LogStoreLike(Protocol):
     def instance_at(self, seq: int) -> str | None: ...
 
 
-class DebugRecordCounter:
-    """Counts the DEBUG records each target sent to a log store since a mark.
+class StreamStatusLike(Protocol):
+    state: str
 
-    `store` is a `LogStore` (read through `next_seq`, `first_seq`, `level_at`
-    and `instance_at`). `connected` returns whether any log source is connected;
-    without it the store's existence is taken to mean one is.
+
+class LogHubLike(Protocol):
+    """The parts of `haven_top.sources.logstreams.LogHub` read here."""
+
+    store: LogStoreLike
+    statuses: Mapping[str, StreamStatusLike]
+
+
+class DebugRecordCounter:
+    """Counts the DEBUG records each target sent to the log hub's store.
+
+    WebSocket sources tag records with the target's host:port, which is how a
+    record is matched to a target. A record from any other source (a file, a
+    pipe, a command) counts for every target, because its target is unknown.
     """
 
-    def __init__(
-        self,
-        store: LogStoreLike,
-        targets: Sequence[str],
-        connected: Callable[[], bool] | None = None,
-    ) -> None:
-        self.store = store
-        self.connected = connected
+    def __init__(self, hub: LogHubLike, targets: Sequence[str]) -> None:
+        self.hub = hub
         self._keys = {_instance_key(target): target for target in targets}
 
-    def is_connected(self) -> bool:
-        return True if self.connected is None else self.connected()
-
     def mark(self) -> int:
-        return self.store.next_seq
+        return self.hub.store.next_seq
+
+    def unwatched(self, targets: Sequence[str]) -> list[str]:
+        """Targets whose DEBUG records no connected log source could carry."""
+        statuses = self.hub.statuses
+        others_live = any(
+            status.state in LIVE_STATES
+            for name, status in statuses.items()
+            if _instance_key(name) not in self._keys
+        )
+        missing = []
+        for target in targets:
+            own = statuses.get(_instance_key(target))
+            live = own is not None and own.state in LIVE_STATES
+            if not (live or others_live):
+                missing.append(target)
+        return missing
 
     def count_since(self, mark: int) -> dict[str, int]:
-        """DEBUG records per target from seq `mark` on.
-
-        A record from an instance that is no target (a file, a pipe, a command)
-        counts for every target, because its target is unknown.
-        """
+        """DEBUG records per target from seq `mark` on."""
+        store = self.hub.store
         counts = dict.fromkeys(self._keys.values(), 0)
-        start = max(mark, self.store.first_seq)
-        for seq in range(start, self.store.next_seq):
-            if self.store.level_at(seq) != DEBUG_LEVEL:
+        for seq in range(max(mark, store.first_seq), store.next_seq):
+            if store.level_at(seq) != DEBUG_LEVEL:
                 continue
-            instance = self.store.instance_at(seq) or ""
-            target = self._keys.get(_instance_key(instance))
+            target = self._keys.get(_instance_key(store.instance_at(seq) or ""))
             if target is not None:
                 counts[target] += 1
                 continue
@@ -263,10 +283,11 @@ class DebugRecordCounter:
 
 
 def _instance_key(url: str) -> str:
-    key = url.strip().lower()
-    for scheme in ("http://", "https://", "ws://", "wss://"):
-        key = key.removeprefix(scheme)
-    return key.rstrip("/")
+    """Return the lower-case host:port of a URL, or of a bare host:port."""
+    text = url.strip().lower()
+    if "://" in text:
+        return urlsplit(text).netloc
+    return text.split("/", 1)[0]
 
 
 class DebugControl:
@@ -398,24 +419,22 @@ class DebugControl:
         )
 
     def _log_mark(self) -> int | None:
-        if self.records is None or not self.records.is_connected():
-            return None
-        return self.records.mark()
+        return None if self.records is None else self.records.mark()
 
     async def _verify(
         self, screen: Screen[object], targets: list[str], mark: int | None
     ) -> None:
         """Report, per target, whether DEBUG records arrive in the log stream."""
-        app = screen.app
         if mark is None or self.records is None:
-            app.notify(
-                "Debug logging is on, but no log source is connected, so its "
-                "DEBUG records cannot be seen: start haven-top with a log source.",
-                title="Debug logging",
-                severity="warning",
-                markup=False,
-            )
+            self._warn(screen, NO_LOG_SOURCE_MESSAGE)
             return
+        for target in self.records.unwatched(targets):
+            self._warn(
+                screen,
+                f"debug logging is on for {target}, but no log source for it is "
+                "connected, so its DEBUG records cannot be seen",
+            )
+            targets.remove(target)
         waiting = set(targets)
         deadline = time.monotonic() + VERIFY_SECONDS
         while waiting and time.monotonic() < deadline:
@@ -425,28 +444,30 @@ class DebugControl:
             counts = self.records.count_since(mark)
             arrived = {target for target in waiting if counts.get(target, 0) > 0}
             for target in sorted(arrived):
-                app.notify(
+                screen.app.notify(
                     f"DEBUG records are arriving from {target}",
                     title="Debug logging",
                     markup=False,
                 )
             waiting -= arrived
         for target in sorted(waiting):
-            message = (
+            self._warn(
+                screen,
                 f"no DEBUG records from {target} in {VERIFY_SECONDS:g} s: the "
-                "service accepted the call, but its log stream does not show them"
+                "service accepted the call, but its log stream does not show them",
             )
-            logger.warning("%s", message)
-            app.notify(message, title="Debug logging", severity="warning", markup=False)
+
+    def _warn(self, screen: Screen[object], message: str) -> None:
+        logger.warning("%s", message)
+        screen.app.notify(
+            message, title="Debug logging", severity="warning", markup=False
+        )
 
 
 def build_debug_control(
-    options: AdminOptions,
-    provider: object,
-    log_store: LogStoreLike | None = None,
-    log_connected: Callable[[], bool] | None = None,
+    options: AdminOptions, provider: object, log_hub: LogHubLike | None = None
 ) -> DebugControl:
-    """Wire a `DebugControl` to the app's provider and log store.
+    """Wire a `DebugControl` to the app's provider and log hub.
 
     The provider's `targets` and `state.set_debug_until` are used when it has
     them (the `Collector` does), so the header can count down.
@@ -454,7 +475,5 @@ def build_debug_control(
     targets = tuple(getattr(provider, "targets", ()))
     state = getattr(provider, "state", None)
     setter = getattr(state, "set_debug_until", None)
-    records = None
-    if log_store is not None:
-        records = DebugRecordCounter(log_store, targets, log_connected)
+    records = None if log_hub is None else DebugRecordCounter(log_hub, targets)
     return DebugControl(options, targets, set_debug_until=setter, records=records)
