@@ -21,6 +21,13 @@ HEADLESS_MODULES = [
     "haven_top.core.logfilter",
     "haven_top.core.logselection",
     "haven_top.core.logrequests",
+    "haven_top.sources.logstreams",
+    "haven_top.sources.log_websocket",
+    "haven_top.sources.log_files",
+    "haven_top.sources.collector",
+    "haven_top.config",
+    "haven_top.headless",
+    "haven_top.cli",
 ]
 
 
