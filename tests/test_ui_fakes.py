@@ -1,8 +1,8 @@
 """Hand-built snapshots and a provider that serves them, for the UI tests.
 
-No tests live here. The real `Collector` scrapes a live service; these tests
-check only that the screen shows what a snapshot holds, so a fake provider
-returning fixed snapshots is the direct way to set every field.
+No tests live here. These tests check only that the screen shows what a
+snapshot contains. A fake provider that returns fixed snapshots sets every
+field directly, which scraping the live demo service cannot do.
 """
 
 from __future__ import annotations

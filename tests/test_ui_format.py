@@ -85,7 +85,8 @@ def test_bar_fill(ratio: float | None, width: int, expected: str) -> None:
     assert fmt.bar(ratio, width) == expected
 
 
-def test_sparkline_gap_is_blank_and_zero_is_lowest_bar() -> None:
+def test_sparkline_gap_and_zero() -> None:
+    """A missing sample is a blank cell; a zero is the lowest bar."""
     assert fmt.sparkline((0.0, None, 8.0), 3) == ["▁ █"]
 
 

@@ -129,7 +129,7 @@ class HavenTopApp(App[None]):
         await self.provider.stop()
 
     def get_line_filters(self) -> Sequence[LineFilter]:
-        """Textual's filters, with colour removed when NO_COLOR or no_color asks.
+        """Return Textual's filters, without colour when NO_COLOR or no_color is set.
 
         Textual 8 itself greys colours (`Monochrome`) whenever NO_COLOR is set,
         even to "". Here an empty NO_COLOR keeps colour, as no-color.org says,

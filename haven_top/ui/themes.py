@@ -1,6 +1,6 @@
 """Colour themes from TOML files: the ones shipped in the wheel and the user's own.
 
-A theme file holds the fields of `textual.theme.Theme` (`name`, `primary`,
+A theme file contains the fields of `textual.theme.Theme` (`name`, `primary`,
 `background`, `dark` ...) at top level and any extra CSS variables in a
 `[variables]` table. Colours take any form Textual parses, including the
 terminal's own colours as `ansi_red` or `ansi_default`.
@@ -45,12 +45,12 @@ class ThemeError(ValueError):
 
 
 def user_themes_dir() -> Path:
-    """The folder where users put their own theme files."""
+    """Return the folder where users put their own theme files."""
     return user_config_path("haven-top") / "themes"
 
 
 def bundled_themes() -> list[Theme]:
-    """The themes shipped with haven-top; a broken one is a packaging bug."""
+    """Load the themes shipped with haven-top; a broken one is a packaging bug."""
     folder = files("haven_top.themes")
     return [load_theme(entry) for entry in _toml_files(folder.iterdir())]
 

@@ -62,7 +62,7 @@ class HelpScreen(Screen[None]):
     ]
 
     def __init__(self, keys: list[tuple[str, str, str]]) -> None:
-        """`keys` holds (key, name, what it does) for each binding on the dashboard."""
+        """`keys` contains (key, name, description) for each dashboard binding."""
         super().__init__()
         self.keys = keys
 

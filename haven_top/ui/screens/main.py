@@ -189,7 +189,7 @@ class MainScreen(Screen[None]):
         self.apply_setting(f"endpoints sorted by {self.sort_key}")
 
     def apply_setting(self, description: str) -> None:
-        """Re-render at once with a changed setting, or say it waits for resume."""
+        """Re-render at once with a changed setting; while paused, notify instead."""
         if self.paused:
             self.notify(f"Paused: {description} applies when you press p to resume.")
             return
@@ -197,7 +197,7 @@ class MainScreen(Screen[None]):
 
 
 def next_window(current: float) -> float:
-    """The next longer window of the cycle, or the shortest after the longest."""
+    """Return the next longer window, or the shortest after the longest."""
     for seconds in WINDOWS_SECONDS:
         if seconds > current:
             return seconds
@@ -205,7 +205,7 @@ def next_window(current: float) -> float:
 
 
 def next_sort_key(current: str) -> str:
-    """The sort key after `current`, wrapping around."""
+    """Return the sort key after `current`, wrapping around."""
     keys = ENDPOINT_SORT_KEYS
     if current not in keys:
         return keys[0]

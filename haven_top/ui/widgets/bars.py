@@ -13,6 +13,7 @@ from haven_top.core.snapshot import Snapshot
 from haven_top.ui.widgets import format as fmt
 from haven_top.ui.widgets.pane import STALE_AFTER_SECONDS
 from haven_top.ui.widgets.targets import short_url
+from haven_top.ui.widgets.text import set_text
 
 
 class TitleBar(Horizontal):
@@ -30,22 +31,22 @@ class TitleBar(Horizontal):
         if snapshot.selected_target is not None:
             scope = short_url(snapshot.selected_target)
         view = f"{fmt.window(snapshot.window_seconds)} window · {scope}"
-        self.query_one("#title-view", Label).update(view)
+        set_text(self.query_one("#title-view", Label), view)
 
     def show_paused(self, paused: bool, taken_at: float | None) -> None:
         """Show or hide the PAUSED badge, with the clock time of the held data."""
         self.set_class(paused, "-paused")
-        held = ""
+        clock = ""
         if taken_at is not None:
-            held = " at " + time.strftime("%H:%M:%S", time.localtime(taken_at))
-        self.query_one("#paused-badge", Label).update(f"PAUSED{held} · p resumes")
+            clock = " at " + time.strftime("%H:%M:%S", time.localtime(taken_at))
+        self.query_one("#paused-badge", Label).update(f"PAUSED{clock} · p resumes")
 
 
 class ProgressLine(Static):
-    """What the collector is doing while no data flows yet; hidden afterwards."""
+    """The collector's progress line while no data flows yet, hidden afterwards."""
 
     def show_progress(self, text: str) -> None:
-        self.update(text)
+        set_text(self, text)
         self.set_class(not text, "-done")
 
 
@@ -58,7 +59,7 @@ class StatusLine(Static):
     def show(self, snapshot: Snapshot) -> None:
         """Render the status of `snapshot`."""
         self.remove_class("-failed")
-        self.update(status_content(snapshot, self.stale_after))
+        set_text(self, status_content(snapshot, self.stale_after))
 
     def show_failure(self, message: str) -> None:
         """Replace the status with a one-line error until the next good snapshot."""
@@ -81,7 +82,7 @@ def status_content(snapshot: Snapshot, stale_after: float) -> Content:
 
 
 def age_part(seconds: float | None, stale_after: float) -> str | tuple[str, str]:
-    """The age of one source's data, marked STALE past `stale_after` seconds."""
+    """Format the age of one source's data, marked STALE past `stale_after`."""
     if seconds is None:
         return fmt.NO_DATA
     if seconds > stale_after:

@@ -9,6 +9,7 @@ from textual.widgets import Static
 from haven_top.core.snapshot import DbPool, Snapshot
 from haven_top.ui.widgets.charts import LabelledSpark, UsageBar
 from haven_top.ui.widgets.pane import Pane
+from haven_top.ui.widgets.text import set_text
 
 USAGE_WARNING = 0.8
 USAGE_CRITICAL = 0.95
@@ -26,7 +27,7 @@ class DbPoolPane(Pane):
 
     def show(self, snapshot: Snapshot) -> None:
         pool = snapshot.db_pool
-        self.query_one("#db-counts", Static).update(counts_line(pool))
+        set_text(self.query_one("#db-counts", Static), counts_line(pool))
         style = usage_style(pool.usage) or "$primary"
         self.query_one(UsageBar).show(pool.usage, style)
         self.query_one(LabelledSpark).show(snapshot.history.db_usage)
@@ -44,7 +45,7 @@ def counts_line(pool: DbPool) -> Content:
 
 
 def usage_style(usage: float | None) -> str:
-    """The colour of pool usage: red from 95%, yellow from 80%."""
+    """Return the style of pool usage: red from 95%, yellow from 80%."""
     if usage is None:
         return ""
     if usage >= USAGE_CRITICAL:

@@ -52,8 +52,16 @@ class EndpointsTable(DataTable[Text]):
         """How many data rows fit below the header at the current size."""
         return max(self.scrollable_content_region.height - 1, 0)
 
-    def show_rows(self, rows: tuple[EndpointStats, ...], sort_key: str) -> None:
-        """Replace the rows, rebuilding the columns when the width or sort changed."""
+    def show_rows(
+        self, rows: tuple[EndpointStats, ...], sort_key: str, force: bool = False
+    ) -> None:
+        """Replace the rows, rebuilding the columns when the width or sort changed.
+
+        Unchanged rows are left alone unless `force` is set (after a resize).
+        """
+        unchanged = (rows, sort_key) == (self.rows_shown, self.sort_key)
+        if unchanged and self.row_count and not force:
+            return
         self.rows_shown = rows
         self.sort_key = sort_key
         self._ensure_columns()
@@ -65,7 +73,7 @@ class EndpointsTable(DataTable[Text]):
             self.add_row(*self._cells(row))
 
     def on_resize(self) -> None:
-        self.show_rows(self.rows_shown, self.sort_key)
+        self.show_rows(self.rows_shown, self.sort_key, force=True)
 
     def _ensure_columns(self) -> None:
         width = self.scrollable_content_region.width
@@ -128,7 +136,7 @@ class EndpointsPane(Pane):
 
     def show(self, snapshot: Snapshot) -> None:
         """Show the snapshot's rows, which the core sorted by `sort_key`."""
-        self.border_title = f"Endpoints · sorted by {self.sort_key}"
+        self.show_title(f"Endpoints · sorted by {self.sort_key}")
         self.table.show_rows(snapshot.endpoints, self.sort_key)
         self.show_age(snapshot.metrics_age)
 

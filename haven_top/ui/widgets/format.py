@@ -131,10 +131,10 @@ def sparkline(
     """
     if width <= 0 or height <= 0:
         return [""] * max(height, 0)
-    shown = values[-width:]
-    known = [value for value in shown if value is not None]
+    visible = values[-width:]
+    known = [value for value in visible if value is not None]
     top = ceiling if ceiling is not None else max(known, default=0.0)
-    levels = [_spark_level(value, top, height) for value in shown]
+    levels = [_spark_level(value, top, height) for value in visible]
     padding = " " * (width - len(levels))
     rows = []
     for row in range(height):

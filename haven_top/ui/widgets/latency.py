@@ -10,6 +10,7 @@ from haven_top.core.snapshot import Latency, Snapshot
 from haven_top.ui.widgets import format as fmt
 from haven_top.ui.widgets.charts import LabelledSpark
 from haven_top.ui.widgets.pane import Pane
+from haven_top.ui.widgets.text import set_text
 
 P95_WARNING_SECONDS = 0.5
 P95_CRITICAL_SECONDS = 1.0
@@ -25,9 +26,9 @@ class LatencyPane(Pane):
         yield LabelledSpark("p95", classes="spark")
 
     def show(self, snapshot: Snapshot) -> None:
-        self.border_title = f"Latency · {fmt.window(snapshot.window_seconds)} window"
+        self.show_title(f"Latency · {fmt.window(snapshot.window_seconds)} window")
         quantiles = self.query_one("#latency-quantiles", Static)
-        quantiles.update(quantiles_line(snapshot.latency_seconds))
+        set_text(quantiles, quantiles_line(snapshot.latency_seconds))
         self.query_one(LabelledSpark).show(snapshot.history.p95)
         self.show_age(snapshot.metrics_age)
 
@@ -47,7 +48,7 @@ def quantiles_line(latency: Latency) -> Content:
 
 
 def p95_style(seconds: float | None) -> str:
-    """The colour of a p95: red from 1 s, yellow from 0.5 s."""
+    """Return the style of a p95: red from 1 s, yellow from 0.5 s."""
     if seconds is None:
         return ""
     if seconds >= P95_CRITICAL_SECONDS:

@@ -37,8 +37,16 @@ class Pane(Vertical):
         stale = seconds is None or seconds > self.stale_after
         self.set_class(stale, "-stale")
         if seconds is None:
-            self.border_subtitle = fmt.NO_DATA
+            subtitle = fmt.NO_DATA
         elif stale:
-            self.border_subtitle = f"STALE {fmt.age(seconds)} ago"
+            subtitle = f"STALE {fmt.age(seconds)} ago"
         else:
-            self.border_subtitle = f"{fmt.age(seconds)} ago"
+            subtitle = f"{fmt.age(seconds)} ago"
+        # Assigning a border text repaints the pane even when it is unchanged.
+        if subtitle != self.border_subtitle:
+            self.border_subtitle = subtitle
+
+    def show_title(self, title: str) -> None:
+        """Set the border title, repainting only when it changed."""
+        if title != self.border_title:
+            self.border_title = title

@@ -9,6 +9,7 @@ from textual.widgets import Static
 from haven_top.core.snapshot import ProcessStats, Snapshot
 from haven_top.ui.widgets import format as fmt
 from haven_top.ui.widgets.pane import Pane
+from haven_top.ui.widgets.text import set_text
 
 FDS_WARNING = 0.8
 
@@ -23,7 +24,7 @@ class ProcessPane(Pane):
 
     def show(self, snapshot: Snapshot) -> None:
         stats = process_lines(snapshot.process, snapshot.taken_at)
-        self.query_one("#process-stats", Static).update(stats)
+        set_text(self.query_one("#process-stats", Static), stats)
         self.show_age(snapshot.metrics_age)
 
 

@@ -10,6 +10,7 @@ from haven_top.core.snapshot import Snapshot, SystemStats
 from haven_top.ui.widgets import format as fmt
 from haven_top.ui.widgets.charts import LabelledSpark
 from haven_top.ui.widgets.pane import Pane
+from haven_top.ui.widgets.text import set_text
 
 PER_CORE_NUMBERS_MAX = 8
 """Up to this many cores, each core's percentage is written next to its bar."""
@@ -27,8 +28,8 @@ class SystemPane(Pane):
 
     def show(self, snapshot: Snapshot) -> None:
         system = snapshot.system
-        self.query_one("#system-stats", Static).update(system_lines(system))
-        self.query_one("#system-cores", Static).update(cores_line(system))
+        set_text(self.query_one("#system-stats", Static), system_lines(system))
+        set_text(self.query_one("#system-cores", Static), cores_line(system))
         self.query_one(LabelledSpark).show(snapshot.history.system_cpu_percent)
         self.show_age(snapshot.system_age)
 

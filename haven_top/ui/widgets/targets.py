@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from haven_top.core.snapshot import Snapshot, TargetStatus
 from haven_top.ui.widgets import format as fmt
+from haven_top.ui.widgets.text import set_text
 
 MAX_TARGET_LINES = 3
 """Above this many targets, one summary line replaces the healthy ones."""
@@ -22,11 +23,11 @@ class TargetList(Static):
 
     def show(self, snapshot: Snapshot) -> None:
         """Render the targets of `snapshot`."""
-        self.update(targets_content(snapshot.targets))
+        set_text(self, targets_content(snapshot.targets))
 
 
 def targets_content(targets: tuple[TargetStatus, ...]) -> Content:
-    """The lines for `targets`; a summary first when there are many."""
+    """Build the lines for `targets`, with a summary first when there are many."""
     if not targets:
         return Content("no targets")
     if len(targets) <= MAX_TARGET_LINES:
@@ -40,7 +41,7 @@ def targets_content(targets: tuple[TargetStatus, ...]) -> Content:
 
 
 def is_healthy(target: TargetStatus) -> bool:
-    """True when the target answered its scrape and both health checks."""
+    """Return True when the last scrape and both health checks succeeded."""
     return bool(target.up and target.live and target.ready)
 
 
@@ -81,7 +82,7 @@ def target_line(target: TargetStatus) -> Content:
 
 
 def scrape_age_text(target: TargetStatus) -> str:
-    """How long ago /metrics answered; "last scraped" once the target is down."""
+    """Describe the age of the last good scrape, as "last scraped" once down."""
     if target.last_scrape_age is None:
         return "never scraped" if target.up is False else "not scraped yet"
     prefix = "last scraped" if target.up is False else "scraped"
@@ -101,7 +102,7 @@ def check_mark(value: bool | None) -> tuple[str, str]:
 
 
 def problem_text(target: TargetStatus) -> str:
-    """The target's error, the 503 text of readiness and any unhealthy dependency."""
+    """Join the target's error, its readiness 503 text and unhealthy dependencies."""
     problems = []
     if target.error:
         problems.append(target.error)
@@ -118,7 +119,7 @@ def problem_text(target: TargetStatus) -> str:
 
 
 def short_url(url: str) -> str:
-    """The URL without its scheme and trailing slash: "127.0.0.1:8000"."""
+    """Strip the scheme and trailing slash from `url`: "127.0.0.1:8000"."""
     for scheme in ("http://", "https://"):
         if url.startswith(scheme):
             url = url[len(scheme) :]

@@ -10,6 +10,7 @@ from haven_top.core.snapshot import Snapshot, Traffic
 from haven_top.ui.widgets import format as fmt
 from haven_top.ui.widgets.charts import LabelledSpark
 from haven_top.ui.widgets.pane import Pane
+from haven_top.ui.widgets.text import set_text
 
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 ERROR_RATIO_WARNING = 0.01
@@ -29,8 +30,8 @@ class TrafficPane(Pane):
 
     def show(self, snapshot: Snapshot) -> None:
         traffic = snapshot.traffic
-        self.query_one("#traffic-rates", Static).update(rates_line(traffic))
-        self.query_one("#traffic-classes", Static).update(classes_line(traffic))
+        set_text(self.query_one("#traffic-rates", Static), rates_line(traffic))
+        set_text(self.query_one("#traffic-classes", Static), classes_line(traffic))
         history = snapshot.history
         self.query_one("#traffic-rate-spark", LabelledSpark).show(
             history.requests_per_second
@@ -40,7 +41,7 @@ class TrafficPane(Pane):
 
 
 def rates_line(traffic: Traffic) -> Content:
-    """The headline: requests per second, errors per second and the error ratio."""
+    """Build the headline: requests and 5xx errors per second, and their ratio."""
     ratio_style = error_ratio_style(traffic.error_ratio)
     return Content.assemble(
         (fmt.rate(traffic.requests_per_second), "bold"),
@@ -53,7 +54,7 @@ def rates_line(traffic: Traffic) -> Content:
 
 
 def classes_line(traffic: Traffic) -> Content:
-    """Requests per second of each status class the service answered with."""
+    """Build the line of requests per second by status class."""
     if not traffic.by_status_class:
         return Content("by status: no data")
     parts: list[str | tuple[str, str]] = []
@@ -65,7 +66,7 @@ def classes_line(traffic: Traffic) -> Content:
 
 
 def error_ratio_style(ratio: float | None) -> str:
-    """The style of an error ratio: red from 5%, yellow from 1%."""
+    """Return the style of an error ratio: red from 5%, yellow from 1%."""
     if ratio is None:
         return ""
     if ratio >= ERROR_RATIO_CRITICAL:
