@@ -20,13 +20,17 @@ from rich.traceback import Traceback
 from textual.pilot import Pilot
 from textual.widget import Widget
 
+from haven_top.core.logstore import LogStore
 from haven_top.core.snapshot import Snapshot, TargetStatus
 from haven_top.core.token import MISSING_TOKEN_MESSAGE, AdminToken, Secret
 from haven_top.demo import launcher
 from haven_top.demo.launcher import DemoProcess
 from haven_top.sources.admin import AdminClient, AdminOptions
+from haven_top.sources.log_websocket import WebSocketLogSource
+from haven_top.sources.logstreams import LogHub
 from haven_top.ui.app import HavenTopApp, make_app
-from haven_top.ui.screens.debug import DebugModal
+from haven_top.ui.screens.debug import DEBUG_LEVEL, DebugModal, build_debug_control
+from haven_top.ui.screens.main import MainScreen
 
 WRONG_TOKEN = "wrong-3e8b0c6d1f2a4957"
 
@@ -173,6 +177,43 @@ async def test_debug_key_on_then_off(
         assert not debug_enabled(private_demo)
         assert await wait_until(pilot, lambda: "DEBUG" not in header(app))
         recorder.capture(app)
+
+
+async def test_debug_records_follow_the_key(
+    private_demo: DemoProcess, recorders: list[Recorder]
+) -> None:
+    """On, DEBUG records reach the log store from the demo's stream; off, they stop."""
+    url = private_demo.url
+    instance = url.removeprefix("http://")
+    app, recorder = build_app((url,), private_demo.token, recorders)
+    hub = LogHub(LogStore(capacity=10_000), flush_interval=0.05)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        screen.debug_control = build_debug_control(screen.admin, app.provider, hub)
+        hub.start([WebSocketLogSource(url)])
+        status = hub.statuses.get
+        assert await wait_until(
+            pilot, lambda: getattr(status(instance), "state", "") == "connected"
+        )
+
+        await pilot.press("d", "enter")
+        assert await wait_until(pilot, noted(recorder, f"arriving from {url}"))
+        debug_seqs = [
+            seq for seq in hub.store.seqs() if hub.store.level_at(seq) == DEBUG_LEVEL
+        ]
+        assert debug_seqs
+        assert {hub.store.instance_at(seq) for seq in debug_seqs} == {instance}
+
+        await pilot.press("d")
+        assert await wait_until(pilot, noted(recorder, f"debug logging off on {url}"))
+        await pilot.pause(0.3)  # records logged before the call may still be in flight
+        mark = hub.store.next_seq
+        await pilot.pause(1.0)
+        assert hub.store.next_seq > mark
+        after = range(mark, hub.store.next_seq)
+        assert not [seq for seq in after if hub.store.level_at(seq) == DEBUG_LEVEL]
+        await hub.stop()
 
 
 async def test_debug_short_duration_expires(
