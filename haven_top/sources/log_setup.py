@@ -1,0 +1,187 @@
+"""Command-line options for logs, and the sources they describe.
+
+The CLI calls `add_log_arguments` on its parser, `log_options` on the parsed
+arguments, `take_stdin_pipe` before the app starts (for `--logs -`), then
+`build_log_sources` with its targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from haven_top.core.logfilter import FilterError, parse_filter
+from haven_top.core.logrecord import level_rank
+from haven_top.core.logstore import DEFAULT_CAPACITY
+from haven_top.sources.log_files import CommandLogSource, FileLogSource, PipeLogSource
+from haven_top.sources.log_websocket import WebSocketLogSource
+from haven_top.sources.logstreams import LogSource
+
+STDIN = "-"
+
+
+class LogOptionError(ValueError):
+    """An invalid log option; the message names the value and the fix."""
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    files: tuple[str, ...] = ()
+    """Paths given with `--logs`; `-` is standard input."""
+    commands: tuple[str, ...] = ()
+    buffer: int = DEFAULT_CAPACITY
+    request_id: str | None = None
+    filter: str | None = None
+    limit: int = 100
+    stream: bool = True
+    """Read each target's `/logs/stream`."""
+    stream_level: str | None = None
+
+    @property
+    def filter_text(self) -> str:
+        """The starting filter: `--request-id` and `--filter` together."""
+        parts = []
+        if self.request_id:
+            parts.append(f"request_id={shlex.quote(self.request_id)}")
+        if self.filter:
+            parts.append(self.filter)
+        return " ".join(parts)
+
+    @property
+    def reads_stdin(self) -> bool:
+        return STDIN in self.files
+
+    def has_local_source(self) -> bool:
+        """True when logs come from a file, a pipe or a command."""
+        return bool(self.files or self.commands)
+
+
+def add_log_arguments(group: argparse._ArgumentGroup) -> None:
+    """Add the log flags to a parser or an argument group."""
+    add = group.add_argument
+    add(
+        "--logs",
+        action="append",
+        metavar="FILE",
+        help="follow a JSON log file like tail -F (repeatable); - reads a pipe",
+    )
+    add(
+        "--logs-command",
+        action="append",
+        metavar="CMD",
+        help='read the output of a command, e.g. "journalctl -fu haven -o cat"',
+    )
+    add(
+        "--log-buffer",
+        metavar="N",
+        help=f"log records kept in memory (default {DEFAULT_CAPACITY})",
+    )
+    add("--request-id", metavar="ID", help="start with the logs of this request")
+    add(
+        "--filter",
+        metavar="EXPR",
+        help='start with this log filter, e.g. "level>=WARNING status>=500"',
+    )
+    add(
+        "--limit",
+        metavar="N",
+        help="with --once: log records printed at most (default 100)",
+    )
+    add(
+        "--no-log-stream",
+        action="store_true",
+        help="do not read the targets' /logs/stream WebSocket",
+    )
+    add(
+        "--log-level",
+        metavar="LEVEL",
+        help="lowest level asked of /logs/stream (default: all)",
+    )
+
+
+def log_options(args: argparse.Namespace) -> LogOptions:
+    """Check the parsed log flags; raise `LogOptionError` on a bad value."""
+    options = LogOptions(
+        files=tuple(getattr(args, "logs", None) or ()),
+        commands=tuple(getattr(args, "logs_command", None) or ()),
+        buffer=_positive("--log-buffer", getattr(args, "log_buffer", None), 100_000),
+        request_id=getattr(args, "request_id", None) or None,
+        filter=getattr(args, "filter", None) or None,
+        limit=_positive("--limit", getattr(args, "limit", None), 100),
+        stream=not getattr(args, "no_log_stream", False),
+        stream_level=getattr(args, "log_level", None),
+    )
+    if options.files.count(STDIN) > 1:
+        raise LogOptionError("--logs - is given twice; standard input can be read once")
+    if options.stream_level and level_rank(options.stream_level) is None:
+        raise LogOptionError(
+            f"--log-level {options.stream_level!r} is invalid; "
+            "use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        )
+    try:
+        parse_filter(options.filter_text)
+    except FilterError as error:
+        raise LogOptionError(f"--filter: {error}") from None
+    return options
+
+
+def _positive(flag: str, value: object, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise LogOptionError(f"{flag} {value!r} is invalid; give a whole number >= 1")
+    return number
+
+
+def take_stdin_pipe() -> int | None:
+    """Keep standard input's pipe on another fd, and give fd 0 the terminal.
+
+    `kubectl logs -f x | haven-top --logs -` pipes the logs into fd 0, but
+    Textual reads keys from fd 0. This duplicates the pipe to a new fd and
+    reopens /dev/tty onto fd 0. Returns the pipe's fd, or None when standard
+    input is already a terminal. Without a terminal (as under CI) fd 0 is
+    left as it is.
+    """
+    if os.isatty(0):
+        return None
+    pipe_fd = os.dup(0)
+    try:
+        tty_fd = os.open("/dev/tty", os.O_RDWR)
+    except OSError:
+        return pipe_fd
+    os.dup2(tty_fd, 0)
+    os.close(tty_fd)
+    return pipe_fd
+
+
+def build_log_sources(
+    options: LogOptions,
+    targets: Sequence[str],
+    *,
+    token: str | None = None,
+    stdin_fd: int | None = None,
+) -> list[LogSource]:
+    """Make one source per target stream, file, pipe and command.
+
+    `stdin_fd` is the pipe from `take_stdin_pipe`; fd 0 is read when it is None.
+    """
+    sources: list[LogSource] = []
+    if options.stream:
+        sources += [
+            WebSocketLogSource(target, token=token, level=options.stream_level)
+            for target in targets
+        ]
+    for path in options.files:
+        if path == STDIN:
+            sources.append(PipeLogSource(0 if stdin_fd is None else stdin_fd))
+        else:
+            sources.append(FileLogSource(path))
+    sources += [CommandLogSource(command) for command in options.commands]
+    return sources
