@@ -389,3 +389,24 @@ async def test_restart_and_debug_marks() -> None:
         text = plain(app, "#targets")
         assert "RESTARTED 12s ago" in text
         assert "DEBUG 4m05s left" in text
+
+
+async def test_long_endpoint_truncated_with_ellipsis() -> None:
+    long_name = "/api/v1/" + "segment/" * 12 + "{id}"
+    row = replace(endpoint_rows(1)[0], endpoint=long_name)
+    app = make_app(FakeProvider(full_snapshot(endpoints=(row,))), interval=SLOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        shown = table_rows(app)[0][1]
+        table = app.screen.query_one(EndpointsTable)
+        assert shown.endswith("…")
+        assert long_name.startswith(shown[:-1])
+        assert len(shown) == table.endpoint_width
+        assert table_rows(app)[0][2] == "100"
+
+
+async def test_target_before_first_scrape() -> None:
+    app = make_app(FakeProvider(empty_snapshot()), interval=SLOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert plain(app, "#targets") == "127.0.0.1:8000  CONNECTING  not scraped yet"
