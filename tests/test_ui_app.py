@@ -325,6 +325,7 @@ async def test_keymap_remaps_pause() -> None:
         assert not main_screen(app).paused
         await pilot.press("x")
         assert main_screen(app).paused
+        assert plain(app, "#paused-badge").endswith("· x resumes")
 
 
 async def test_quit_key_stops_provider() -> None:

@@ -92,6 +92,8 @@ class MainScreen(Screen[None]):
         self.paused = False
         self.snapshot: Snapshot | None = None
         """The snapshot on screen; held unchanged while paused."""
+        self.last_failure: str | None = None
+        """The last snapshot error, logged once until a snapshot succeeds."""
         self.debug_control: DebugControl | None = None
 
     def compose(self) -> ComposeResult:
@@ -132,11 +134,15 @@ class MainScreen(Screen[None]):
         except Exception as error:
             # A bug in building one snapshot must not end the monitor: the last
             # good data stays on screen and the next refresh tries again.
-            logger.exception("Building the snapshot failed")
+            message = f"Building the snapshot failed: {error!r}"
+            if message != self.last_failure:
+                logger.exception("Building the snapshot failed")
+            self.last_failure = message
             self.query_one(StatusLine).show_failure(
-                f"Building the snapshot failed: {error!r}; the screen shows older data"
+                f"{message}; the screen shows older data"
             )
             return
+        self.last_failure = None
         self.show_snapshot(snapshot)
 
     def take_snapshot(self) -> Snapshot:
@@ -177,7 +183,8 @@ class MainScreen(Screen[None]):
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
         taken_at = self.snapshot.taken_at if self.snapshot else None
-        self.query_one(TitleBar).show_paused(self.paused, taken_at)
+        key = self.key_for("toggle_pause")
+        self.query_one(TitleBar).show_paused(self.paused, taken_at, key)
         self.refresh_view()
 
     def action_cycle_window(self) -> None:
@@ -191,9 +198,19 @@ class MainScreen(Screen[None]):
     def apply_setting(self, description: str) -> None:
         """Re-render at once with a changed setting; while paused, notify instead."""
         if self.paused:
-            self.notify(f"Paused: {description} applies when you press p to resume.")
+            key = self.key_for("toggle_pause")
+            self.notify(
+                f"Paused: {description} applies when you press {key} to resume."
+            )
             return
         self.refresh_view()
+
+    def key_for(self, action: str) -> str:
+        """Return the key bound to `action` on this screen, as the keymap set it."""
+        for active in self.active_bindings.values():
+            if active.binding.action == action:
+                return self.app.get_key_display(active.binding)
+        return action
 
 
 def next_window(current: float) -> float:

@@ -33,13 +33,13 @@ class TitleBar(Horizontal):
         view = f"{fmt.window(snapshot.window_seconds)} window · {scope}"
         set_text(self.query_one("#title-view", Label), view)
 
-    def show_paused(self, paused: bool, taken_at: float | None) -> None:
-        """Show or hide the PAUSED badge, with the clock time of the held data."""
+    def show_paused(self, paused: bool, taken_at: float | None, key: str) -> None:
+        """Show or hide the PAUSED badge, with the data's clock time and resume key."""
         self.set_class(paused, "-paused")
         clock = ""
         if taken_at is not None:
             clock = " at " + time.strftime("%H:%M:%S", time.localtime(taken_at))
-        self.query_one("#paused-badge", Label).update(f"PAUSED{clock} · p resumes")
+        self.query_one("#paused-badge", Label).update(f"PAUSED{clock} · {key} resumes")
 
 
 class ProgressLine(Static):
