@@ -15,6 +15,7 @@ from textual.screen import Screen
 
 from haven_top.core.snapshot import Snapshot
 from haven_top.sources.admin import AdminOptions
+from haven_top.sources.logstreams import LogHub, LogSource
 from haven_top.ui import themes
 from haven_top.ui.screens.help import HelpScreen
 from haven_top.ui.screens.main import MainScreen
@@ -69,7 +70,7 @@ class HavenTopApp(App[None]):
 
     def __init__(
         self,
-        provider: SnapshotProvider,
+        provider: SnapshotProvider | None,
         *,
         interval: float = 1.0,
         window_seconds: float = 60.0,
@@ -79,9 +80,16 @@ class HavenTopApp(App[None]):
         keymap: dict[str, str] | None = None,
         themes_dir: Path | None = None,
         admin: AdminOptions | None = None,
+        log_hub: LogHub | None = None,
+        log_sources: Sequence[LogSource] = (),
+        log_filter: str = "",
     ) -> None:
         super().__init__()
         self.provider = provider
+        self.log_hub = log_hub
+        """Merges `log_sources` into its store; None when there are no logs."""
+        self.log_sources = tuple(log_sources)
+        self.log_filter = log_filter
         self.interval = interval
         self.window_seconds = window_seconds
         self.read_only = read_only
@@ -112,21 +120,33 @@ class HavenTopApp(App[None]):
         return name
 
     def get_default_screen(self) -> Screen:
+        if self.provider is None and self.log_hub is not None:
+            from haven_top.ui.screens.logs import LogsScreen
+
+            return LogsScreen(self.log_hub, initial_filter=self.log_filter)
         return MainScreen(
             self.provider,
             interval=self.interval,
             window_seconds=self.window_seconds,
             read_only=self.read_only,
             admin=self.admin,
+            log_hub=self.log_hub,
+            log_filter=self.log_filter,
         )
 
     async def on_mount(self) -> None:
         for error in self.theme_errors:
             self.notify(error, title="Theme skipped", severity="warning", markup=False)
-        await self.provider.start()
+        if self.log_hub is not None:
+            self.log_hub.start(self.log_sources)
+        if self.provider is not None:
+            await self.provider.start()
 
     async def on_unmount(self) -> None:
-        await self.provider.stop()
+        if self.log_hub is not None:
+            await self.log_hub.stop()
+        if self.provider is not None:
+            await self.provider.stop()
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Return Textual's filters, without colour when NO_COLOR or no_color is set.
@@ -169,7 +189,7 @@ def no_color_requested() -> bool:
 
 
 def make_app(
-    provider: SnapshotProvider,
+    provider: SnapshotProvider | None,
     *,
     interval: float = 1.0,
     theme: str | None = None,
@@ -179,10 +199,14 @@ def make_app(
     keymap: dict[str, str] | None = None,
     themes_dir: Path | None = None,
     admin: AdminOptions | None = None,
+    log_hub: LogHub | None = None,
+    log_sources: Sequence[LogSource] = (),
+    log_filter: str = "",
 ) -> HavenTopApp:
     """Build the app; the CLI and the tests share this constructor.
 
-    Raises `ThemeError` for an unknown `theme`. `keymap` maps binding ids
+    Raises `ThemeError` for an unknown `theme`. With `provider` None and a
+    `log_hub`, the app shows the logs alone. `keymap` maps binding ids
     ("pause", "window", "sort", "help", "quit") to keys.
     """
     return HavenTopApp(
@@ -195,4 +219,7 @@ def make_app(
         keymap=keymap,
         themes_dir=themes_dir,
         admin=admin,
+        log_hub=log_hub,
+        log_sources=log_sources,
+        log_filter=log_filter,
     )

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, ItemGrid, Vertical
 from textual.screen import Screen
+from textual.widgets import DataTable
 
 from haven_top.core.snapshot import Snapshot
 from haven_top.core.state import ENDPOINT_SORT_KEYS
@@ -26,6 +27,7 @@ from haven_top.ui.widgets.targets import TargetList
 from haven_top.ui.widgets.traffic import TrafficPane
 
 if TYPE_CHECKING:
+    from haven_top.sources.logstreams import LogHub
     from haven_top.ui.app import SnapshotProvider
 
 logger = logging.getLogger(__name__)
@@ -79,9 +81,14 @@ class MainScreen(Screen[None]):
         window_seconds: float = 60.0,
         read_only: bool = False,
         admin: AdminOptions | None = None,
+        log_hub: LogHub | None = None,
+        log_filter: str = "",
     ) -> None:
         super().__init__()
         self.provider = provider
+        self.log_hub = log_hub
+        """The merged log sources; None leaves the log pane out."""
+        self.log_filter = log_filter
         self.read_only = read_only
         """When true, the debug key is gone and no admin call is made."""
         self.admin = admin or AdminOptions()
@@ -110,7 +117,11 @@ class MainScreen(Screen[None]):
                     yield ProcessPane(id="process")
                     yield SystemPane(id="system")
             yield EndpointsPane(id="endpoints")
-        yield Container(id="log-pane")
+        with Container(id="log-pane"):
+            if self.log_hub is not None:
+                from haven_top.ui.screens.logs import make_log_pane
+
+                yield make_log_pane(self.app, self.log_hub, self.log_filter)
         yield StatusLine(id="status-line")
         yield AdminFooter(read_only=self.read_only)
 
@@ -120,8 +131,15 @@ class MainScreen(Screen[None]):
             pane.stale_after = stale_after
         self.query_one(StatusLine).stale_after = stale_after
         self.set_interval(self.interval, self.refresh_view, name="refresh")
+        if self.log_hub is not None:
+            # A row cursor in the endpoints table lets Enter drill into its logs.
+            table = self.query_one(EndpointsPane).table
+            table.cursor_type = "row"
+            table.show_cursor = True
         if not self.read_only:
-            self.debug_control = build_debug_control(self.admin, self.provider)
+            self.debug_control = build_debug_control(
+                self.admin, self.provider, self.log_hub
+            )
             self.debug_control.show_warnings(self.app)
         self.call_after_refresh(self.refresh_view)
 
@@ -168,9 +186,26 @@ class MainScreen(Screen[None]):
         self.query_one(TargetList).show(snapshot)
         self.query_one(ProgressLine).show_progress(self.provider.progress)
         self.query_one(EndpointsPane).sort_key = self.sort_key
+        table = self.query_one(EndpointsPane).table
+        cursor_row = table.cursor_row
         for pane in self.query(Pane):
             pane.show(snapshot)
+        if table.show_cursor and 0 < cursor_row < table.row_count:
+            table.move_cursor(row=cursor_row, animate=False)
         self.query_one(StatusLine).show(snapshot)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on an endpoint row lists its recent requests from the logs."""
+        table = self.query_one(EndpointsPane).table
+        if self.log_hub is None or event.data_table is not table:
+            return
+        rows = table.rows_shown
+        if not 0 <= event.cursor_row < len(rows) or rows[event.cursor_row].is_rest:
+            return
+        from haven_top.ui.screens.logs import pick_endpoint_request
+
+        row = rows[event.cursor_row]
+        pick_endpoint_request(self.app, self.log_hub.store, row.method, row.endpoint)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
         """Hide and disable the debug key in read-only mode."""
