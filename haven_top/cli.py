@@ -33,6 +33,12 @@ from haven_top.config import (
     read_config_file,
 )
 from haven_top.core.token import TokenError, token_argument_error
+from haven_top.sources.log_setup import (
+    LogOptionError,
+    LogOptions,
+    add_log_arguments,
+    log_options,
+)
 
 if TYPE_CHECKING:
     from haven_top.sources.admin import AdminOptions
@@ -99,15 +105,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         admin = admin_options(args, settings)
-    except (ConfigError, TokenError) as exc:
+        logs = log_options(args)
+    except (ConfigError, TokenError, LogOptionError) as exc:
         return usage_error(str(exc))
-    if not has_data_source(settings):
+    if not has_data_source(settings) and not logs.has_local_source():
         return usage_error(
             "no target given; pass a base URL such as http://127.0.0.1:8000, "
             "or try `haven-top --demo` to watch the bundled demo service",
             parser,
         )
-    return run_monitor(settings, admin)
+    return run_monitor(settings, admin, logs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_display_arguments(parser.add_argument_group("display"))
     add_output_arguments(parser.add_argument_group("one snapshot"))
     debug_cli.add_admin_arguments(parser.add_argument_group("debug key"))
+    add_log_arguments(parser.add_argument_group("logs"))
     return parser
 
 
@@ -269,7 +277,11 @@ def usage_error(message: str, parser: argparse.ArgumentParser | None = None) -> 
     return EXIT_USAGE
 
 
-def run_monitor(settings: Settings, admin: AdminOptions | None = None) -> int:
+def run_monitor(
+    settings: Settings,
+    admin: AdminOptions | None = None,
+    logs: LogOptions | None = None,
+) -> int:
     """Start the demo when asked, run the dashboard or `--once`, stop the demo."""
     demo = None
     try:
@@ -278,8 +290,8 @@ def run_monitor(settings: Settings, admin: AdminOptions | None = None) -> int:
             if demo is None:
                 return EXIT_FAILED
         if settings.once:
-            return run_once(settings)
-        return run_dashboard(settings, admin)
+            return run_once(settings, logs or LogOptions())
+        return run_dashboard(settings, admin, logs or LogOptions())
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
@@ -329,52 +341,112 @@ def make_collector(settings: Settings) -> Any:
     )
 
 
-def run_once(settings: Settings) -> int:
+def run_once(settings: Settings, logs: LogOptions | None = None) -> int:
     """Collect until rates exist, print one snapshot, return the exit status."""
     from haven_top import headless
+    from haven_top.sources import log_setup
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("haven-top: %(message)s"))
     logging.getLogger("haven_top").addHandler(handler)
+    logs = logs or LogOptions()
+    token = log_setup.stream_token(None, settings.demo_token)
+    sources = log_setup.build_log_sources(logs, settings.targets, token=token)
+    hub = log_setup.make_hub(logs) if sources else None
+    if hub is not None and not settings.targets:
+        asyncio.run(log_setup.read_logs_briefly(hub, sources))
+        write_logs_only(log_setup.logs_document(hub, logs), settings.output_format)
+        return EXIT_OK
     progress = headless.ProgressLine(sys.stderr)
     wait = headless.wait_seconds(settings.interval, settings.timeout)
-    snapshot, complete = asyncio.run(
-        headless.collect_snapshot(
-            make_collector(settings),
-            window_seconds=settings.window_seconds,
-            wait=wait,
-            progress=progress,
-        )
+    work = headless.collect_snapshot(
+        make_collector(settings),
+        window_seconds=settings.window_seconds,
+        wait=wait,
+        progress=progress,
     )
+    if hub is not None:
+        work = log_setup.run_alongside(hub, sources, work)
+    snapshot, complete = asyncio.run(work)
     if not complete:
         print(
             f"haven-top: warning: no rates after {wait:g} s; the snapshot shows "
             "what arrived (raise --timeout if a target is slow)",
             file=sys.stderr,
         )
-    headless.write_snapshot(snapshot, settings.output_format)
+    if hub is None:
+        headless.write_snapshot(snapshot, settings.output_format)
+    else:
+        write_with_logs(snapshot, log_setup.logs_document(hub, logs), settings)
     return headless.exit_status(snapshot)
 
 
-def run_dashboard(settings: Settings, admin: AdminOptions | None = None) -> int:
+def write_with_logs(snapshot: Any, logs: dict[str, Any], settings: Settings) -> None:
+    """Print the snapshot with its `logs` object (JSON) or lines (text)."""
+    import orjson
+
+    from haven_top import headless
+    from haven_top.sources.log_setup import format_logs_text
+
+    if settings.output_format == "json":
+        document = {**headless.snapshot_document(snapshot), "logs": logs}
+        options = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+        sys.stdout.write(orjson.dumps(document, option=options).decode())
+        return
+    headless.write_snapshot(snapshot, "text")
+    sys.stdout.write(format_logs_text(logs))
+
+
+def write_logs_only(logs: dict[str, Any], output_format: str) -> None:
+    import orjson
+
+    from haven_top.sources.log_setup import format_logs_text
+
+    if output_format == "json":
+        options = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+        sys.stdout.write(orjson.dumps({"logs": logs}, option=options).decode())
+        return
+    sys.stdout.write(format_logs_text(logs))
+
+
+def run_dashboard(
+    settings: Settings,
+    admin: AdminOptions | None = None,
+    logs: LogOptions | None = None,
+) -> int:
     """Run the live dashboard until the operator quits."""
     from haven_top.debug_cli import with_demo_token
+    from haven_top.sources import log_setup
     from haven_top.sources.admin import AdminOptions
     from haven_top.ui.app import make_app
+
+    logs = logs or LogOptions()
+    admin = with_demo_token(admin or AdminOptions(), settings.demo_token)
+    stdin_fd = log_setup.take_stdin_pipe() if logs.reads_stdin else None
+    sources = log_setup.build_log_sources(
+        logs,
+        settings.targets,
+        token=log_setup.stream_token(admin, settings.demo_token),
+        stdin_fd=stdin_fd,
+    )
+    hub = log_setup.make_hub(logs) if sources else None
 
     # Log records must not reach the terminal that Textual draws on.
     logging.getLogger("haven_top").addHandler(logging.NullHandler())
     logging.getLogger("haven_top").propagate = False
 
     app = make_app(
-        make_collector(settings),
+        make_collector(settings) if settings.targets else None,
         interval=settings.interval,
         theme=settings.theme,
         window_seconds=settings.window_seconds,
         no_color=bool(os.environ.get("NO_COLOR")),
         read_only=settings.read_only,
         keymap=dict(settings.keymap),
-        admin=with_demo_token(admin or AdminOptions(), settings.demo_token),
+        admin=admin,
+        log_hub=hub,
+        log_sources=sources,
+        log_filter=logs.filter_text,
     )
     app.run()
     return app.return_code or EXIT_OK

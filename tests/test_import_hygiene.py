@@ -27,6 +27,7 @@ HEADLESS_MODULES = [
     "haven_top.sources.logstreams",
     "haven_top.sources.log_websocket",
     "haven_top.sources.log_files",
+    "haven_top.sources.log_setup",
     "haven_top.sources.collector",
     "haven_top.config",
     "haven_top.headless",

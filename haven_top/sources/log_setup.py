@@ -8,19 +8,29 @@ arguments, `take_stdin_pipe` before the app starts (for `--logs -`), then
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shlex
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
 
 from haven_top.core.logfilter import FilterError, parse_filter
 from haven_top.core.logrecord import level_rank
-from haven_top.core.logstore import DEFAULT_CAPACITY
+from haven_top.core.logselection import LogSelection, logs_report
+from haven_top.core.logstore import DEFAULT_CAPACITY, LogStore
+from haven_top.core.sanitize import display_line
 from haven_top.sources.log_files import CommandLogSource, FileLogSource, PipeLogSource
 from haven_top.sources.log_websocket import WebSocketLogSource
-from haven_top.sources.logstreams import LogSource
+from haven_top.sources.logstreams import LogHub, LogSource
 
 STDIN = "-"
+LOGS_ONLY_WAIT = 2.0
+"""Seconds `--once` reads logs when there is no target to wait for."""
+T = TypeVar("T")
 
 
 class LogOptionError(ValueError):
@@ -185,3 +195,78 @@ def build_log_sources(
             sources.append(FileLogSource(path))
     sources += [CommandLogSource(command) for command in options.commands]
     return sources
+
+
+def stream_token(admin: object, demo_token: object) -> str | None:
+    """The bearer token for `/logs/stream`: the admin token, else the demo's.
+
+    Both arguments are duck-typed (`AdminOptions`, `Secret`) so this module
+    stays free of the admin client.
+    """
+    token = getattr(admin, "token", None)
+    secret = getattr(token, "secret", None) or demo_token
+    reveal = getattr(secret, "reveal", None)
+    return reveal() if callable(reveal) else None
+
+
+def make_hub(options: LogOptions) -> LogHub:
+    return LogHub(LogStore(options.buffer))
+
+
+async def run_alongside(
+    hub: LogHub, sources: Sequence[LogSource], work: Awaitable[T]
+) -> T:
+    """Run the log sources while `work` runs; stop them and store what came."""
+    hub.start(sources)
+    try:
+        return await work
+    finally:
+        await hub.stop()
+
+
+async def read_logs_briefly(
+    hub: LogHub, sources: Sequence[LogSource], seconds: float = LOGS_ONLY_WAIT
+) -> None:
+    """For `--once` without targets: read for `seconds`, or until every pipe
+    and command has ended."""
+    hub.start(sources)
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            states = [status.state for status in hub.statuses.values()]
+            if (
+                states
+                and len(states) == len(sources)
+                and all(state in ("exited", "failed") for state in states)
+            ):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await hub.stop()
+
+
+def logs_document(hub: LogHub, options: LogOptions) -> dict[str, Any]:
+    """The `logs` object of `--once`: received, evicted and matched records."""
+    log_filter = parse_filter(options.filter_text, is_request_id=hub.store.has_request)
+    report = logs_report(LogSelection(hub.store, log_filter), options.limit)
+    report["received"] = hub.received
+    report["evicted"] = hub.evicted
+    report["sources"] = {
+        name: {"state": status.state, "detail": status.detail}
+        for name, status in hub.statuses.items()
+    }
+    return report
+
+
+def format_logs_text(document: dict[str, Any]) -> str:
+    """The `--once --format text` lines for logs, control characters shown."""
+    lines = [
+        f"logs: {document['received']} received, {document['evicted']} evicted, "
+        f"{document['matched_total']} matched"
+        + (f" by {document['filter']!r}" if document["filter"] else "")
+    ]
+    for record in document["matched"]:
+        text = record.get("raw") if set(record) <= {"raw", "instance"} else None
+        shown = text if isinstance(text, str) else orjson.dumps(record).decode()
+        lines.append("  " + display_line(shown))
+    return "\n".join(lines) + "\n"
