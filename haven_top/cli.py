@@ -428,6 +428,7 @@ def run_dashboard(
         settings.targets,
         token=log_setup.stream_token(admin, settings.demo_token),
         stdin_fd=stdin_fd,
+        allow_insecure=admin.allow_insecure,
     )
     hub = log_setup.make_hub(logs) if sources else None
 

@@ -24,6 +24,7 @@ from haven_top.config import (
     read_config_file,
 )
 from haven_top.core.token import (
+    INSECURE_OPTION,
     MISSING_TOKEN_MESSAGE,
     AdminToken,
     Secret,
@@ -33,7 +34,6 @@ from haven_top.core.token import (
 )
 from haven_top.sources.admin import (
     DEFAULT_TIMEOUT,
-    INSECURE_OPTION,
     MAX_DURATION,
     AdminClient,
     AdminOptions,

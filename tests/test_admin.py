@@ -20,14 +20,8 @@ from email.utils import formatdate
 import httpx
 import pytest
 
-from haven_top.core.token import Secret
-from haven_top.sources.admin import (
-    AdminClient,
-    Outcome,
-    check_target,
-    debug_url,
-    is_loopback_host,
-)
+from haven_top.core.token import Secret, check_target, is_loopback_host
+from haven_top.sources.admin import AdminClient, Outcome, debug_url
 
 TOKEN = "adm-91c4e2f07b6d4a1f"
 STALL = 0

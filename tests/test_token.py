@@ -21,6 +21,7 @@ from haven_top.core.token import (
     read_token_file,
     token_argument_error,
 )
+from haven_top.sources.log_setup import LogOptions, build_log_sources
 
 TOKEN = "tok-7f3a9c1e55d04b8e"
 
@@ -213,3 +214,16 @@ def test_token_errors_hide_loader_locals(
         text = rich_traceback_text(caught.value)
         assert "TokenError" in text
         assert TOKEN not in text
+
+
+def test_log_streams_get_token_only_where_safe() -> None:
+    """The WebSocket log sources obey the same transport rule as the client."""
+    targets = [
+        "http://127.0.0.1:8000",
+        "http://haven.example.invalid:8080",
+        "https://haven.example.invalid",
+    ]
+    sources = build_log_sources(LogOptions(), targets, token=TOKEN)
+    assert [source.token for source in sources] == [TOKEN, None, TOKEN]
+    sources = build_log_sources(LogOptions(), targets, token=TOKEN, allow_insecure=True)
+    assert [source.token for source in sources] == [TOKEN, TOKEN, TOKEN]

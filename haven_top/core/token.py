@@ -1,4 +1,5 @@
-"""The admin token: where it is read from, and a wrapper that never prints it.
+"""The admin token: where it is read from, where it may be sent, and a wrapper
+that never prints it.
 
 The token comes from `--admin-token-file PATH`, then `HAVEN_ADMIN_TOKEN`, then the
 config file's `admin_token_file`, in that order. It is never taken as a
@@ -7,12 +8,14 @@ command-line value, because `ps` and shell history show those to other users.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 TOKEN_ENV = "HAVEN_ADMIN_TOKEN"
 MISSING_TOKEN_MESSAGE = "no admin token: set HAVEN_ADMIN_TOKEN or --admin-token-file"
@@ -23,6 +26,9 @@ TOKEN_ARGUMENT_MESSAGE = (
 MAX_TOKEN_FILE_BYTES = 4096
 """A token file larger than this is more likely the wrong file than a token."""
 
+INSECURE_OPTION = "--allow-insecure-admin"
+
+_LOOPBACK_NAMES = {"localhost", "localhost."}
 _TOKEN_FILE_OPTION = "--admin-token-file"
 _TOKEN_VALUE_OPTIONS = ("--admin-token", "--token", "--bearer", "--admin-secret")
 
@@ -164,6 +170,37 @@ def token_argument_error(argv: Sequence[str]) -> str | None:
         if name.startswith(_TOKEN_VALUE_OPTIONS):
             return TOKEN_ARGUMENT_MESSAGE
     return None
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost`, 127.0.0.0/8, ::1 and IPv4-mapped loopback."""
+    name = host.strip("[]").lower()
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def check_target(target: str, *, allow_insecure: bool = False) -> str | None:
+    """Return why the token must not be sent to `target`, or None when it may."""
+    try:
+        parts = urlsplit(target)
+        host = parts.hostname
+    except ValueError:
+        return f"invalid target URL {target}: use http(s)://host[:port]"
+    if parts.scheme not in ("http", "https") or not host:
+        return f"invalid target URL {target}: use http(s)://host[:port]"
+    if parts.scheme == "https" or allow_insecure or is_loopback_host(host):
+        return None
+    return (
+        f"refusing to send the admin token to {target} over plain http: "
+        f"use https, or pass {INSECURE_OPTION} to allow it"
+    )
 
 
 def _check_token(secret: Secret, source: str) -> Secret:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import ipaddress
 import time
 import uuid
 from collections.abc import Generator, Sequence
@@ -21,7 +20,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from haven_top.core.token import AdminToken, Secret
+from haven_top.core.token import (
+    AdminToken,
+    Secret,
+    check_target,
+)
 
 DEBUG_PATH = "/admin/debug"
 DEFAULT_TIMEOUT = 5.0
@@ -30,9 +33,7 @@ MAX_DURATION = 86_400
 """Upper bound for a requested duration in seconds (one day)."""
 MAX_ATTEMPTS = 2
 """One retry after a timeout, a connection failure or a 5xx."""
-INSECURE_OPTION = "--allow-insecure-admin"
 
-_LOOPBACK_NAMES = {"localhost", "localhost."}
 _DETAIL_CHARS = 120
 
 
@@ -96,37 +97,6 @@ class _BearerAuth(httpx.Auth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = "Bearer " + self._token.reveal()
         yield request
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for `localhost`, 127.0.0.0/8, ::1 and IPv4-mapped loopback."""
-    name = host.strip("[]").lower()
-    if name in _LOOPBACK_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
-
-
-def check_target(target: str, *, allow_insecure: bool = False) -> str | None:
-    """Return why the token must not be sent to `target`, or None when it may."""
-    try:
-        parts = urlsplit(target)
-        host = parts.hostname
-    except ValueError:
-        return f"invalid target URL {target}: use http(s)://host[:port]"
-    if parts.scheme not in ("http", "https") or not host:
-        return f"invalid target URL {target}: use http(s)://host[:port]"
-    if parts.scheme == "https" or allow_insecure or is_loopback_host(host):
-        return None
-    return (
-        f"refusing to send the admin token to {target} over plain http: "
-        f"use https, or pass {INSECURE_OPTION} to allow it"
-    )
 
 
 def debug_url(target: str) -> str:

@@ -23,6 +23,7 @@ from haven_top.core.logrecord import level_rank
 from haven_top.core.logselection import LogSelection, logs_report
 from haven_top.core.logstore import DEFAULT_CAPACITY, LogStore
 from haven_top.core.sanitize import display_line
+from haven_top.core.token import check_target
 from haven_top.sources.log_files import CommandLogSource, FileLogSource, PipeLogSource
 from haven_top.sources.log_websocket import WebSocketLogSource
 from haven_top.sources.logstreams import LogHub, LogSource
@@ -177,15 +178,22 @@ def build_log_sources(
     *,
     token: str | None = None,
     stdin_fd: int | None = None,
+    allow_insecure: bool = False,
 ) -> list[LogSource]:
     """Make one source per target stream, file, pipe and command.
 
     `stdin_fd` is the pipe from `take_stdin_pipe`; fd 0 is read when it is None.
+    The token goes only to targets that `check_target` allows: https, or http
+    to a loopback address unless `allow_insecure`.
     """
     sources: list[LogSource] = []
     if options.stream:
         sources += [
-            WebSocketLogSource(target, token=token, level=options.stream_level)
+            WebSocketLogSource(
+                target,
+                token=token if _may_send_token(target, allow_insecure) else None,
+                level=options.stream_level,
+            )
             for target in targets
         ]
     for path in options.files:
@@ -195,6 +203,10 @@ def build_log_sources(
             sources.append(FileLogSource(path))
     sources += [CommandLogSource(command) for command in options.commands]
     return sources
+
+
+def _may_send_token(target: str, allow_insecure: bool) -> bool:
+    return check_target(target, allow_insecure=allow_insecure) is None
 
 
 def stream_token(admin: object, demo_token: object) -> str | None:
