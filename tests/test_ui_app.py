@@ -53,6 +53,8 @@ async def test_numbers_on_screen_match_snapshot(size: tuple[int, int]) -> None:
             assert expected in system
         for expected in ("r 1.50 MiB/s", "w 300 KiB/s", "rx 12.0 KiB/s"):
             assert expected in system
+        assert plain(app, "#traffic-rate-spark Spark").endswith(" 0–16.0")
+        assert plain(app, "#latency Spark").endswith(" 50.0–200")
         status = plain(app, "#status-line")
         assert "CPU 1.8% RSS 52.0 MiB" in status
         assert "metrics 0.4s ago" in status

@@ -91,16 +91,32 @@ def test_sparkline_gap_and_zero() -> None:
 
 
 def test_sparkline_keeps_newest_values_right_aligned() -> None:
-    assert fmt.sparkline((1.0, 2.0, 3.0, 4.0), 2) == ["▆█"]
-    assert fmt.sparkline((4.0,), 3) == ["  █"]
+    assert fmt.sparkline((1.0, 2.0, 3.0, 4.0), 2) == ["▁█"]
+    assert fmt.sparkline((1.0, 4.0), 3) == [" ▁█"]
+
+
+def test_sparkline_scales_to_drawn_range() -> None:
+    """Without a ceiling, small changes of a steady series stay visible."""
+    assert fmt.sparkline((100.0, 104.0, 102.0), 3) == ["▁█▄"]
+
+
+def test_sparkline_flat_series_half_height() -> None:
+    assert fmt.sparkline((4.0, 4.0), 2) == ["▄▄"]
+    assert fmt.sparkline((0.0, 0.0), 2) == ["▁▁"]
 
 
 def test_sparkline_scales_to_ceiling() -> None:
     assert fmt.sparkline((50.0, 100.0), 2, ceiling=100.0) == ["▄█"]
+    assert fmt.sparkline((0.0, 0.2), 2, ceiling=1.0) == ["▁▂"]
 
 
 def test_sparkline_two_rows() -> None:
-    assert fmt.sparkline((1.0, 2.0, None), 3, height=2) == [" █ ", "██ "]
+    assert fmt.sparkline((1.0, 2.0, None), 3, height=2) == [" █ ", "▁█ "]
+
+
+def test_spark_range_skips_gaps() -> None:
+    assert fmt.spark_range((None, 3.0, 1.0)) == (1.0, 3.0)
+    assert fmt.spark_range((None,)) is None
 
 
 def test_sparkline_all_unknown_is_blank() -> None:

@@ -126,15 +126,18 @@ def sparkline(
 ) -> list[str]:
     """Draw the newest `width` values as bars `height` rows tall, top row first.
 
-    None is a blank gap, not a zero. Bars scale to `ceiling` when given (for
-    fractions and percentages), else to the largest value shown.
+    None is a blank gap, not a zero. With a `ceiling` (for fractions and
+    percentages) bars scale from 0 to it. Without one they scale from the
+    smallest to the largest value drawn, as sparklines usually do, so a steady
+    series still shows its ups and downs; `spark_range` labels that scale.
     """
     if width <= 0 or height <= 0:
         return [""] * max(height, 0)
     visible = values[-width:]
-    known = [value for value in visible if value is not None]
-    top = ceiling if ceiling is not None else max(known, default=0.0)
-    levels = [_spark_level(value, top, height) for value in visible]
+    low, high = 0.0, ceiling
+    if ceiling is None:
+        low, high = spark_range(visible) or (0.0, 0.0)
+    levels = [_spark_level(value, low, high, height) for value in visible]
     padding = " " * (width - len(levels))
     rows = []
     for row in range(height):
@@ -144,14 +147,26 @@ def sparkline(
     return rows
 
 
-def _spark_level(value: float | None, top: float, height: int) -> int | None:
-    """Eighths of a cell filled, from 1 (a zero still shows) to 8 * `height`."""
+def spark_range(values: tuple[float | None, ...]) -> tuple[float, float] | None:
+    """Return the smallest and largest known value, or None when all are unknown."""
+    known = [value for value in values if value is not None]
+    if not known:
+        return None
+    return min(known), max(known)
+
+
+def _spark_level(
+    value: float | None, low: float, high: float, height: int
+) -> int | None:
+    """Eighths of a cell filled, from 1 (the lowest still shows) to 8 * `height`."""
     if value is None:
         return None
-    if top <= 0:
-        return 1
-    fraction = min(max(value / top, 0.0), 1.0)
-    return max(1, round(fraction * len(SPARK_BARS) * height))
+    cells = len(SPARK_BARS) * height
+    if high <= low:
+        # A flat series: half height when scaled to itself, else the lowest bar.
+        return max(1, cells // 2) if high > 0 and low == high else 1
+    fraction = min(max((value - low) / (high - low), 0.0), 1.0)
+    return max(1, round(fraction * cells))
 
 
 def _spark_cell(level: int | None, floor: int) -> str:

@@ -23,7 +23,7 @@ class LatencyPane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Static(id="latency-quantiles")
-        yield LabelledSpark("p95", classes="spark")
+        yield LabelledSpark("p95 ms", scale_format=_milliseconds, classes="spark")
 
     def show(self, snapshot: Snapshot) -> None:
         self.show_title(f"Latency · {fmt.window(snapshot.window_seconds)} window")
@@ -56,3 +56,7 @@ def p95_style(seconds: float | None) -> str:
     if seconds >= P95_WARNING_SECONDS:
         return "$warning"
     return ""
+
+
+def _milliseconds(seconds: float) -> str:
+    return fmt.millis(seconds, unit=False)

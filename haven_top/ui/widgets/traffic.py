@@ -26,7 +26,12 @@ class TrafficPane(Pane):
         yield Static(id="traffic-rates")
         yield Static(id="traffic-classes")
         yield LabelledSpark("req/s", id="traffic-rate-spark", classes="spark")
-        yield LabelledSpark("err%", id="traffic-error-spark", classes="spark extra")
+        yield LabelledSpark(
+            "err%",
+            scale_format=_percent,
+            id="traffic-error-spark",
+            classes="spark extra",
+        )
 
     def show(self, snapshot: Snapshot) -> None:
         traffic = snapshot.traffic
@@ -79,3 +84,7 @@ def error_ratio_style(ratio: float | None) -> str:
 def _status_order(name: str) -> tuple[int, str]:
     known = name in STATUS_CLASSES
     return (0 if known else 1, name)
+
+
+def _percent(ratio: float) -> str:
+    return fmt.percent(ratio, sign=False)
