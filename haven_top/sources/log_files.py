@@ -23,7 +23,7 @@ class FileLogSource:
 
     The path is checked every `poll_interval` seconds. When another file
     takes its place (rotation), the old file is read to its end and the new
-    one from its start; when the file shrinks (truncation), it is read again
+    one from its start. When the file shrinks (truncation), it is read again
     from its start. A missing file is waited for.
     """
 

@@ -210,7 +210,7 @@ def _may_send_token(target: str, allow_insecure: bool) -> bool:
 
 
 def stream_token(admin: object, demo_token: object) -> str | None:
-    """The bearer token for `/logs/stream`: the admin token, else the demo's.
+    """Return the bearer token for `/logs/stream`: the admin token, else the demo's.
 
     Both arguments are duck-typed (`AdminOptions`, `Secret`) so this module
     stays free of the admin client.
@@ -258,7 +258,7 @@ async def read_logs_briefly(
 
 
 def logs_document(hub: LogHub, options: LogOptions) -> dict[str, Any]:
-    """The `logs` object of `--once`: received, evicted and matched records."""
+    """Build the `logs` object of `--once`: received, evicted and matched records."""
     log_filter = parse_filter(options.filter_text, is_request_id=hub.store.has_request)
     report = logs_report(LogSelection(hub.store, log_filter), options.limit)
     report["received"] = hub.received
@@ -271,7 +271,7 @@ def logs_document(hub: LogHub, options: LogOptions) -> dict[str, Any]:
 
 
 def format_logs_text(document: dict[str, Any]) -> str:
-    """The `--once --format text` lines for logs, control characters shown."""
+    """Format the logs for `--once --format text`, control characters made visible."""
     lines = [
         f"logs: {document['received']} received, {document['evicted']} evicted, "
         f"{document['matched_total']} matched"

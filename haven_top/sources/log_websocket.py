@@ -1,6 +1,6 @@
 """A target's `/logs/stream` WebSocket, reconnecting with backoff.
 
-Each text message holds one JSON record or several separated by newlines.
+Each text message contains one JSON record or several separated by newlines.
 When the connection drops, is refused (an HTTP error, or close code 1008 for
 a bad token) or stalls (no pong within `ping_timeout`, or no handshake within
 `open_timeout`), the source waits and connects again: exponential backoff
@@ -34,7 +34,7 @@ class Backoff:
     maximum: float = 30.0
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        """The wait before attempt `attempt` (1 is the first retry), jittered."""
+        """Return the jittered wait before attempt `attempt` (1 is the first retry)."""
         ceiling = min(self.maximum, self.base * 2 ** max(0, attempt - 1))
         return rng.uniform(ceiling / 2, ceiling)
 

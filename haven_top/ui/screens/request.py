@@ -40,7 +40,7 @@ def summary_text(summary: RequestSummary, instances: list[str]) -> Text:
 
 
 def record_text(record: LogRecord, gap: float | None) -> Text:
-    """One record in full: time, gap since the previous one, instance, line."""
+    """Build one record in full: time, gap since the previous one, instance, line."""
     text = Text()
     text.append(format_clock(record.timestamp), "bold")
     if gap is not None:

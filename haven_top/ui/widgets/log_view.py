@@ -450,7 +450,7 @@ class LogPane(Vertical):
 
 
 def status_text(hub: LogHub, view: LogView) -> Text:
-    """The pane's status line: counts, filter, hold state and source states."""
+    """Build the pane's status line: counts, filter, hold state, source states."""
     store = hub.store
     parts = [f"Logs {len(store):,} kept", f"{hub.evicted:,} evicted"]
     log_filter = view.selection.filter
