@@ -128,8 +128,8 @@ def sparkline(
 
     None is a blank gap, not a zero. With a `ceiling` (for fractions and
     percentages) bars scale from 0 to it. Without one they scale from the
-    smallest to the largest value drawn, as sparklines usually do, so a steady
-    series still shows its ups and downs; `spark_range` labels that scale.
+    smallest to the largest value drawn, as sparklines usually do. A steady
+    series then still shows its changes, and `spark_range` gives the scale.
     """
     if width <= 0 or height <= 0:
         return [""] * max(height, 0)
