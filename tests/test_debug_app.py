@@ -11,6 +11,7 @@ import io
 import logging
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,11 +27,13 @@ from haven_top.core.token import MISSING_TOKEN_MESSAGE, AdminToken, Secret
 from haven_top.demo import launcher
 from haven_top.demo.launcher import DemoProcess
 from haven_top.sources.admin import AdminClient, AdminOptions
+from haven_top.sources.collector import Collector
 from haven_top.sources.log_websocket import WebSocketLogSource
 from haven_top.sources.logstreams import LogHub
 from haven_top.ui.app import HavenTopApp, make_app
 from haven_top.ui.screens.debug import DEBUG_LEVEL, DebugModal, build_debug_control
 from haven_top.ui.screens.main import MainScreen
+from haven_top.ui.widgets.log_view import LogPane, LogView
 
 WRONG_TOKEN = "wrong-3e8b0c6d1f2a4957"
 
@@ -159,7 +162,7 @@ async def test_debug_key_on_then_off(
 ) -> None:
     url = private_demo.url
     app, recorder = build_app((url,), private_demo.token, recorders)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await pilot.press("d")
         await pilot.pause()
         assert isinstance(app.screen, DebugModal)
@@ -187,7 +190,7 @@ async def test_debug_records_follow_the_key(
     instance = url.removeprefix("http://")
     app, recorder = build_app((url,), private_demo.token, recorders)
     hub = LogHub(LogStore(capacity=10_000), flush_interval=0.05)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, MainScreen)
         screen.debug_control = build_debug_control(screen.admin, app.provider, hub)
@@ -216,11 +219,72 @@ async def test_debug_records_follow_the_key(
         await hub.stop()
 
 
+async def test_dashboard_debug_end_to_end(
+    private_demo: DemoProcess,
+    recorders: list[Recorder],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    """The real collector, log stream and log pane: on, export, off."""
+    url = private_demo.url
+    instance = url.removeprefix("http://")
+    hub = LogHub(LogStore(capacity=10_000), flush_interval=0.05)
+    admin = AdminOptions(token=AdminToken(Secret(private_demo.token), "test"))
+    app = make_app(
+        Collector([url], interval=0.5),
+        interval=0.5,
+        admin=admin,
+        log_hub=hub,
+        log_sources=[WebSocketLogSource(url)],
+    )
+    recorder = Recorder()
+    recorder.attach(app)
+    recorders.append(recorder)
+    caplog.set_level(logging.DEBUG, logger="haven_top")
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        status = hub.statuses.get
+        assert await wait_until(
+            pilot, lambda: getattr(status(instance), "state", "") == "connected"
+        )
+        view = app.screen.query_one(LogView)
+
+        await pilot.press("d", "enter")
+        assert await wait_until(pilot, noted(recorder, f"arriving from {url}"))
+        assert await wait_until(pilot, lambda: "DEBUG 4m" in header(app))
+        assert await wait_until(
+            pilot, lambda: any("DEBUG" in row for row in rows(view))
+        )
+        recorder.capture(app)
+
+        view.focus()
+        app.screen.query_one(LogPane).export_dir = tmp_path
+        await pilot.press("e")
+        assert await wait_until(pilot, lambda: any(tmp_path.iterdir()))
+        exported = b"".join(path.read_bytes() for path in tmp_path.iterdir())
+        assert b'"DEBUG"' in exported
+        assert private_demo.token.encode() not in exported
+
+        await pilot.press("d")
+        assert await wait_until(pilot, noted(recorder, f"debug logging off on {url}"))
+        assert await wait_until(pilot, lambda: "DEBUG" not in header(app))
+        assert await wait_until(
+            pilot, lambda: not any("DEBUG" in row for row in rows(view)), 10.0
+        )
+        recorder.capture(app)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "debug logging on" in logged
+    assert private_demo.token not in logged
+
+
+def rows(view: LogView) -> list[str]:
+    return [view.render_line(y).text for y in range(view.size.height)]
+
+
 async def test_debug_short_duration_expires(
     private_demo: DemoProcess, recorders: list[Recorder]
 ) -> None:
     app, recorder = build_app((private_demo.url,), private_demo.token, recorders)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await pilot.press("d")
         await pilot.pause()
         await pilot.press("backspace", "backspace", "backspace", "2", "enter")
@@ -242,7 +306,7 @@ async def test_debug_wrong_token_reported(
 ) -> None:
     url = private_demo.url
     app, recorder = build_app((url,), WRONG_TOKEN, recorders)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await pilot.press("d", "enter")
         assert await wait_until(
             pilot, noted(recorder, f"admin token rejected by {url}")
@@ -258,7 +322,7 @@ async def test_debug_missing_endpoint_reported(
 ) -> None:
     bare = start_demo(extra_args=["--no-debug-endpoint"])
     app, recorder = build_app((bare.url,), bare.token, recorders)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await pilot.press("d", "enter")
         assert await wait_until(
             pilot, noted(recorder, f"{bare.url} has no debug endpoint")
@@ -271,7 +335,7 @@ async def test_debug_without_token(
     private_demo: DemoProcess, recorders: list[Recorder]
 ) -> None:
     app, recorder = build_app((private_demo.url,), None, recorders)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await pilot.press("d")
         await pilot.pause()
         assert not isinstance(app.screen, DebugModal)
@@ -284,7 +348,7 @@ async def test_read_only_removes_key(
     app, recorder = build_app(
         (private_demo.url,), private_demo.token, recorders, read_only=True
     )
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await pilot.pause()
         assert "debug" not in [
             b.binding.action for b in app.screen.active_bindings.values()
@@ -313,7 +377,7 @@ async def test_crash_report_hides_token(
     monkeypatch.setattr(AdminClient, "set_debug_many", broken)
     app, recorder = build_app((private_demo.url,), private_demo.token, recorders)
     with caplog.at_level(logging.ERROR, logger="haven_top"):
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
             await pilot.press("d", "enter")
             assert await wait_until(
                 pilot, noted(recorder, "RuntimeError: client broke")
@@ -332,12 +396,18 @@ async def test_crash_report_hides_token(
     assert private_demo.token not in report
 
 
+def recorder_captures(recorders: list[Recorder]) -> list[str]:
+    return [capture for recorder in recorders for capture in recorder.captures]
+
+
 def test_token_in_no_capture(
     private_demo: DemoProcess, recorders: list[Recorder]
 ) -> None:
     """Runs last in this module and checks what the runs above showed."""
     texts = [text for recorder in recorders for text in recorder.texts()]
     assert len(texts) > 8
+    # SVG text writes spaces as &#160;, so one word is searched for.
+    assert any("rejected" in text for text in recorder_captures(recorders))
     for text in texts:
         assert private_demo.token not in text
         assert WRONG_TOKEN not in text
