@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -25,6 +26,7 @@ from haven_top.sources.scraper import (
 from haven_top.sources.system import SelfSampler, SystemSampler
 
 TIMEOUTS = Timeouts(total=0.5, connect=0.5)
+NOT_FOUND = (404, "text/plain", b"not found", 0.0)
 
 
 class ScriptedServer:
@@ -37,6 +39,10 @@ class ScriptedServer:
     def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, tuple[int, str, bytes, float]] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.max_active: dict[str, int] = {}
+        """Maximum number of requests for each path that were in progress at once."""
+        self._lock = threading.Lock()
+        self._in_progress: dict[str, int] = {}
         self._closing = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
@@ -55,14 +61,31 @@ class ScriptedServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
+    @contextlib.contextmanager
+    def track(self, path: str) -> Iterator[None]:
+        """Count the requests for `path` in progress while the block runs."""
+        with self._lock:
+            in_progress = self._in_progress.get(path, 0) + 1
+            self._in_progress[path] = in_progress
+            self.max_active[path] = max(self.max_active.get(path, 0), in_progress)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_progress[path] -= 1
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
                 server.requests.append((self.path, dict(self.headers)))
-                route = server.routes.get(self.path, (404, "text/plain", b"nope", 0))
-                status, content_type, body, delay = route
+                with server.track(self.path):
+                    self.respond(*server.routes.get(self.path, NOT_FOUND))
+
+            def respond(
+                self, status: int, content_type: str, body: bytes, delay: float
+            ) -> None:
                 if delay and server._closing.wait(delay):
                     return
                 self.send_response(status)

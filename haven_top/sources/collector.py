@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 REQUESTS_PER_POLL = 3
 """Concurrent requests of one target in one interval: metrics, live and ready."""
+STOP_ATTEMPTS = 5
+STOP_WAIT_SECONDS = 1.0
+"""Seconds `stop()` waits for cancelled tasks before it cancels them again."""
 
 
 class Collector:
@@ -71,7 +74,11 @@ class Collector:
         if self._tasks:
             return
         connections = max(10, REQUESTS_PER_POLL * len(self._targets))
-        self._client = make_client(self.timeouts, max_connections=connections)
+        self._client = make_client(
+            self.timeouts,
+            max_connections=connections,
+            keepalive_seconds=max(5.0, 3 * self.interval),
+        )
         polls: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("system", self._sample_host)
         ]
@@ -84,10 +91,20 @@ class Collector:
 
     async def stop(self) -> None:
         """Cancel the polling tasks, wait for them to end and close connections."""
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        pending = set(self._tasks)
+        self._tasks = []
+        for _ in range(STOP_ATTEMPTS):
+            if not pending:
+                break
+            # A library may swallow one cancellation (asyncio.wait_for before
+            # Python 3.12 does when the awaited call ends at the same moment),
+            # so cancel again until every task has ended.
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=STOP_WAIT_SECONDS)
+        if pending:
+            names = ", ".join(task.get_name() for task in pending)
+            logger.warning("polling tasks did not stop when cancelled: %s", names)
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -61,13 +62,20 @@ def new_request_id() -> str:
     return f"{REQUEST_ID_PREFIX}{uuid.uuid4()}"
 
 
-def make_client(timeouts: Timeouts, *, max_connections: int = 20) -> httpx.AsyncClient:
-    """Build the HTTP client shared by every poll of every target."""
+def make_client(
+    timeouts: Timeouts, *, max_connections: int = 20, keepalive_seconds: float = 5.0
+) -> httpx.AsyncClient:
+    """Build the HTTP client shared by every poll of every target.
+
+    Idle connections stay open for `keepalive_seconds`, which should exceed the
+    poll interval so that each poll reuses its connection.
+    """
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeouts.total, connect=timeouts.connect),
         limits=httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
+            keepalive_expiry=keepalive_seconds,
         ),
         headers={"User-Agent": f"haven-top/{__version__}"},
         follow_redirects=True,
@@ -93,7 +101,7 @@ async def fetch(
     started_at = time.time()
     headers = {"Accept": accept, "X-Request-ID": new_request_id()}
     try:
-        return await asyncio.wait_for(
+        return await _within(
             _read_response(client, url, headers, started_at), timeouts.total
         )
     except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
@@ -101,6 +109,16 @@ async def fetch(
     except httpx.HTTPError as exc:
         error = describe_http_error(url, exc)
     return FetchResult(url=url, started_at=started_at, error=error)
+
+
+async def _within(awaitable: Awaitable[FetchResult], seconds: float) -> FetchResult:
+    """Await `awaitable`, raising `asyncio.TimeoutError` after `seconds`."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    # NOTE: before Python 3.12, wait_for can swallow a cancellation that arrives
+    # as the request completes; Collector.stop() cancels again for that reason.
+    return await asyncio.wait_for(awaitable, seconds)
 
 
 async def _read_response(
