@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PROMETHEUS_BINARY = os.environ.get("HAVEN_TOP_PROMETHEUS", "/usr/bin/prometheus")
 
@@ -205,3 +206,86 @@ def wait_for(
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}: {last!r}")
+
+
+def make_tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """Create a CA and a server certificate for 127.0.0.1 with the openssl CLI.
+
+    Returns the CA certificate, the server certificate and the server key.
+    """
+    ca_key, ca_cert = folder / "ca.key", folder / "ca.pem"
+    key, request, cert = (
+        folder / "server.key",
+        folder / "server.csr",
+        folder / "server.pem",
+    )
+    extensions = folder / "san.cnf"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    commands = [
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+        + ["-keyout", ca_key, "-out", ca_cert, "-subj", "/CN=haven-top test CA"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", request]
+        + ["-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", request, "-CA", ca_cert, "-CAkey", ca_key]
+        + ["-CAcreateserial", "-days", "2", "-out", cert, "-extfile", extensions],
+    ]
+    for command in commands:
+        subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True)
+    return ca_cert, cert, key
+
+
+class BearerProxy:
+    """An HTTP proxy on 127.0.0.1 that requires `Authorization: Bearer TOKEN`.
+
+    Prometheus itself has no bearer-token check, so this stands in for the
+    reverse proxy that usually adds one. GET requests with the right token are
+    forwarded to `upstream`; any other request gets 401.
+    """
+
+    def __init__(self, upstream: str, token: str) -> None:
+        import http.server
+        import threading
+
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+                proxy.forward(self)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        self.upstream = upstream.rstrip("/")
+        self.token = token
+        self.seen_authorization: list[str | None] = []
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def forward(self, handler: Any) -> None:
+        """Answer one request: 401 without the token, else the upstream reply."""
+        authorization = handler.headers.get("Authorization")
+        self.seen_authorization.append(authorization)
+        if authorization != f"Bearer {self.token}":
+            handler.send_response(401)
+            handler.end_headers()
+            handler.wfile.write(b"missing or invalid bearer token")
+            return
+        try:
+            with urllib.request.urlopen(
+                self.upstream + handler.path, timeout=5
+            ) as reply:
+                status, body = reply.status, reply.read()
+                content_type = reply.headers.get("Content-Type", "application/json")
+        except urllib.error.HTTPError as exc:
+            status, body, content_type = exc.code, exc.read(), "application/json"
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -202,10 +203,17 @@ class PrometheusProvider:
             self._polls += 1
             remaining = self.interval - (time.monotonic() - started)
             if remaining > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), remaining)
-                except asyncio.TimeoutError:
-                    pass
+                await self._sleep_unless_woken(remaining)
+
+    async def _sleep_unless_woken(self, seconds: float) -> None:
+        # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that
+        # arrives as the event is set, and then stop() would wait forever.
+        assert self._wake is not None
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
 
     async def _poll(self) -> None:
         scope = self._scope
@@ -237,8 +245,9 @@ class PrometheusProvider:
         return self._client
 
     def _history_calls(self, scope: Scope, at: float) -> dict[str, Callable[[], Any]]:
+        # prometheus-api-client rounds both ends to whole seconds.
         end = int(at)
-        start = end - int((self._history_points - 1) * self.interval)
+        start = end - math.ceil((self._history_points - 1) * self.interval)
         client = self._client_or_fail()
         return {
             f"history:{key}": _bind_range(client, promql, start, end, self.interval)
@@ -334,7 +343,7 @@ def _bind_query(client: PrometheusClient, promql: str, at: float) -> Callable[[]
 def _bind_range(
     client: PrometheusClient, promql: str, start: int, end: int, step: float
 ) -> Callable[[], Any]:
-    return lambda: (start, client.query_range(promql, start, end, step))
+    return lambda: (end, client.query_range(promql, start, end, step))
 
 
 def _history_results(results: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,8 @@ names the server and the fix. Call these from worker threads: they block.
 
 from __future__ import annotations
 
+import ast
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -115,7 +117,7 @@ class PrometheusClient:
         end_time = datetime.fromtimestamp(end, timezone.utc)
         return self._call(
             lambda: self._connect.custom_query_range(
-                promql, start_time, end_time, f"{step:g}s", params=self._server_timeout
+                promql, start_time, end_time, f"{step:g}", params=self._server_timeout
             )
         )
 
@@ -189,14 +191,28 @@ class PrometheusClient:
                 f"{self._url} rejected the credentials (HTTP {status}); check "
                 "--prometheus-bearer-token-file or --prometheus-user and its password"
             )
-        detail = re.search(r'"error"\s*:\s*"((?:[^"\\]|\\.)*)"', text)
-        if status == 400 and detail:
-            return (
-                f"{self._url} rejected a query: {detail.group(1)}; "
-                "check the --selector value"
-            )
-        reason = detail.group(1) if detail else text[:200]
-        return f"{self._url} answered HTTP {status}: {reason}"
+        detail = _error_detail(text)
+        if status == 400 and "parse error" in detail:
+            return f"{self._url} rejected a query: {detail}; check the --selector value"
+        return f"{self._url} answered HTTP {status}: {detail}"
+
+
+def _error_detail(text: str) -> str:
+    """Find the `error` field of the API body quoted in a client exception."""
+    quoted = re.search(r"\((b(['\"]).*\2)\)\s*$", text, re.DOTALL)
+    if not quoted:
+        return " ".join(text.split())[:200]
+    try:
+        body = ast.literal_eval(quoted.group(1))
+    except (ValueError, SyntaxError):
+        return " ".join(text.split())[:200]
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if not error:
+        error = body.decode(errors="replace")
+    return " ".join(str(error).split())[:300]
 
 
 def _reason(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,14 +61,14 @@ class HistoryBuffer:
         return self._scope == scope
 
     def backfill(self, scope: Scope, results: Mapping[str, Any], step: float) -> None:
-        """Replace the series with range results: `(start, result)` or an error."""
+        """Replace the series with range results: `(end, result)` or an error."""
         self._scope = scope
         self._series = self._empty()
         for key in HISTORY_KEYS:
             outcome = results.get(key)
             if isinstance(outcome, tuple):
-                start, result = outcome
-                points = matrix_points(result, start, step, self._points)
+                end, result = outcome
+                points = matrix_points(result, end, step, self._points)
             else:
                 points = (None,) * self._points
             self._series[key].extend(points)
@@ -336,30 +336,46 @@ def _endpoint_rows(
 def sort_endpoints(
     rows: Sequence[EndpointStats], sort: str, limit: int | None
 ) -> tuple[EndpointStats, ...]:
-    """Sort rows by "rate", "errors" or "p95", largest first, and keep `limit`.
+    """Sort rows as direct mode does and sum those past `limit` into one row.
 
-    The rows left out are summed into one last row with `is_rest=True`.
+    "rate" sorts by requests per second, "errors" by 5xx per second, "p95" by
+    p95 with rows that have none last; ties fall back to the rate, then the name.
+    The summed row has `is_rest=True` and no quantiles, because quantiles of
+    separate endpoints cannot be added.
     """
-    attribute = {"rate": "requests_per_second", "errors": "error_ratio"}.get(
-        sort, "p95"
-    )
-
-    def key(row: EndpointStats) -> tuple[bool, float, str, str]:
-        value = getattr(row, attribute)
-        return (value is None, -(value or 0.0), row.endpoint, row.method)
-
-    ordered = sorted(rows, key=key)
+    ordered = sorted(rows, key=_SORT_KEYS.get(sort, _by_rate))
     if limit is None or len(ordered) <= limit:
         return tuple(ordered)
-    kept, rest = ordered[:limit], ordered[limit:]
+    kept = ordered[: max(limit, 0)]
+    rest = ordered[len(kept) :]
     rps = sum(r.requests_per_second or 0.0 for r in rest)
     errors = sum(r.errors_per_second or 0.0 for r in rest)
+    others = "other" if len(rest) == 1 else "others"
     summary = EndpointStats(
-        method="",
-        endpoint=f"{len(rest)} more",
+        method="*",
+        endpoint=f"({len(rest)} {others})",
         requests_per_second=rps,
         errors_per_second=errors,
         error_ratio=error_ratio(errors, rps),
         is_rest=True,
     )
     return (*kept, summary)
+
+
+def _by_rate(row: EndpointStats) -> tuple[float, str, str]:
+    return (-(row.requests_per_second or 0.0), row.endpoint, row.method)
+
+
+def _by_errors(row: EndpointStats) -> tuple[float, float, str, str]:
+    return (-(row.errors_per_second or 0.0), *_by_rate(row))
+
+
+def _by_p95(row: EndpointStats) -> tuple[bool, float, float, str, str]:
+    return (row.p95 is None, -(row.p95 or 0.0), *_by_rate(row))
+
+
+_SORT_KEYS: dict[str, Callable[[EndpointStats], tuple[Any, ...]]] = {
+    "rate": _by_rate,
+    "errors": _by_errors,
+    "p95": _by_p95,
+}

@@ -166,9 +166,9 @@ def scalar_of(result: Iterable[Mapping[str, Any]]) -> float | None:
 
 
 def matrix_points(
-    result: Sequence[Mapping[str, Any]], start: float, step: float, count: int
+    result: Sequence[Mapping[str, Any]], end: float, step: float, count: int
 ) -> tuple[float | None, ...]:
-    """Lay a one-series range result onto `count` steps from `start`.
+    """Lay a one-series range result onto the `count` steps that end at `end`.
 
     Steps where Prometheus returned no point, or NaN, become None (a gap).
     """
@@ -176,7 +176,7 @@ def matrix_points(
     if not result:
         return tuple(points)
     for stamp, raw in result[0].get("values", ()):
-        index = round((float(stamp) - start) / step)
+        index = count - 1 - round((end - float(stamp)) / step)
         if 0 <= index < count:
             points[index] = sample_value(raw)
     return tuple(points)

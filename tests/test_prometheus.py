@@ -1,0 +1,298 @@
+"""The Prometheus provider against a real Prometheus scraping two demo instances.
+
+Prometheus comes from Debian's package at /usr/bin/prometheus; these tests fail,
+never skip, when it is missing. Prometheus applies new scrape targets about 5 s
+after it starts, so the module shares one server and waits for data once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_server import (
+    TEST_PASSWORD,
+    TEST_PASSWORD_BCRYPT,
+    TEST_USER,
+    BearerProxy,
+    PrometheusServer,
+    free_port,
+    make_tls_files,
+    start_prometheus,
+)
+
+from haven_top.demo.launcher import DemoProcess, start_demo
+from haven_top.headless import exit_status, snapshot_document
+from haven_top.sources.prometheus import PrometheusProvider, PrometheusSettings
+from haven_top.sources.prometheus_snapshot import HISTORY_POINTS
+
+WINDOW = 10.0
+RULES = [
+    {
+        "alert": "HavenTrafficFlows",
+        "expr": 'sum(rate(haven_requests_total{job="haven"}[5s])) > 0',
+        "for": "2s",
+        "labels": {"severity": "info"},
+        "annotations": {"summary": "Haven instances serve requests"},
+    },
+    {
+        "alert": "HavenNeverFires",
+        "expr": "vector(1) < 0",
+        "for": "1m",
+        "annotations": {"summary": "a rule whose condition is never true"},
+    },
+]
+
+
+class Fleet:
+    """Two demo instances and the Prometheus server that scrapes them."""
+
+    def __init__(self, demos: list[DemoProcess], server: PrometheusServer) -> None:
+        self.demos = demos
+        self.server = server
+        self.instances = sorted(demo.url.removeprefix("http://") for demo in demos)
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[Fleet]:
+    demos = [start_demo(seed=seed) for seed in (11, 12)]
+    server = None
+    try:
+        targets = [demo.url.removeprefix("http://") for demo in demos]
+        server = start_prometheus(targets, rules=RULES)
+        yield Fleet(demos, server)
+    finally:
+        if server is not None:
+            server.stop()
+        for demo in demos:
+            demo.stop()
+
+
+@pytest.fixture
+async def provider(fleet: Fleet) -> AsyncIterator[PrometheusProvider]:
+    settings = PrometheusSettings(fleet.server.url, selector='job="haven"')
+    provider = PrometheusProvider(settings, interval=0.5, window_seconds=WINDOW)
+    await provider.start()
+    yield provider
+    await provider.stop()
+
+
+async def until(condition, *, timeout: float, what: str):  # noqa: ANN001, ANN201
+    """Await until `condition()` is truthy and return it; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}: {value!r}")
+
+
+def traffic_from_all(provider: PrometheusProvider, count: int) -> bool:
+    snapshot = provider.snapshot(window_seconds=WINDOW)
+    rates = [t.requests_per_second for t in snapshot.targets]
+    return len(rates) == count and all(rate for rate in rates)
+
+
+async def test_provider_fills_every_pane(
+    fleet: Fleet, provider: PrometheusProvider
+) -> None:
+    await until(lambda: traffic_from_all(provider, 2), timeout=30, what="rates of both")
+    snapshot = provider.snapshot(window_seconds=WINDOW, endpoint_limit=3)
+    assert provider.progress == ""
+    assert [t.url for t in snapshot.targets] == fleet.instances
+    for target in snapshot.targets:
+        assert target.up is True
+        assert target.error is None
+        assert target.last_scrape_age is not None
+        assert target.last_scrape_age < 5
+        assert target.p95 is not None
+        assert target.pool_usage is not None
+        assert target.process.resident_memory_bytes
+    assert snapshot.traffic.requests_per_second > 5
+    assert snapshot.traffic.by_status_class.get("2xx", 0) > 0
+    assert snapshot.traffic.error_ratio is not None
+    assert 0 < snapshot.latency_seconds.p50 <= snapshot.latency_seconds.p95
+    assert snapshot.latency_seconds.p95 <= snapshot.latency_seconds.p99
+    assert snapshot.db_pool.size == 20
+    assert snapshot.process.open_fds
+    assert len(snapshot.endpoints) == 4
+    assert snapshot.endpoints[-1].is_rest
+    assert snapshot.endpoints[0].requests_per_second >= (
+        snapshot.endpoints[1].requests_per_second
+    )
+    assert snapshot.metrics_age is not None
+    assert snapshot.system.memory_total_bytes
+
+
+async def test_provider_backfills_history(fleet: Fleet) -> None:
+    settings = PrometheusSettings(fleet.server.url, selector='job="haven"')
+
+    async def backfilled() -> tuple[float | None, ...]:
+        provider = PrometheusProvider(settings, interval=0.5, window_seconds=WINDOW)
+        await provider.start()
+        try:
+            assert await provider.wait_for_poll(5)
+            return provider.snapshot(window_seconds=WINDOW).history.requests_per_second
+        finally:
+            await provider.stop()
+
+    # A new provider's first poll fills the sparkline from Prometheus's storage,
+    # once that storage holds a few seconds of rates.
+    deadline = time.monotonic() + 30
+    history: tuple[float | None, ...] = ()
+    while time.monotonic() < deadline:
+        history = await backfilled()
+        if sum(value is not None for value in history) >= 6:
+            break
+        await asyncio.sleep(0.5)
+    assert len(history) == HISTORY_POINTS
+    recent = [value for value in history[-6:] if value is not None]
+    assert len(recent) == 6
+    assert all(value > 0 for value in recent)
+
+
+async def test_provider_narrows_to_instance(
+    fleet: Fleet, provider: PrometheusProvider
+) -> None:
+    await until(lambda: traffic_from_all(provider, 2), timeout=30, what="rates of both")
+    fleet_snapshot = provider.snapshot(window_seconds=WINDOW)
+    chosen = fleet_snapshot.targets[0]
+    # At once: the instances table supplies the headline numbers.
+    first = provider.snapshot(window_seconds=WINDOW, selected_target=chosen.url)
+    assert first.selected_target == chosen.url
+    assert first.traffic.requests_per_second == chosen.requests_per_second
+    assert first.db_pool.size == 10
+    # After the next poll: every pane comes from narrowed queries.
+    polled = await provider.wait_for_poll(5)
+    assert polled
+    narrowed = provider.snapshot(window_seconds=WINDOW, selected_target=chosen.url)
+    assert narrowed.endpoints
+    assert narrowed.traffic.by_status_class
+    total = fleet_snapshot.traffic.requests_per_second
+    assert narrowed.traffic.requests_per_second < 0.8 * total
+    assert narrowed.process.start_time_seconds is not None
+    assert narrowed.history.requests_per_second
+    # Back to the fleet.
+    await provider.wait_for_poll(5)
+    back = provider.snapshot(window_seconds=WINDOW)
+    assert back.selected_target is None
+    assert back.db_pool.size == 20
+
+
+async def test_provider_reads_server_alerts(
+    fleet: Fleet, provider: PrometheusProvider
+) -> None:
+    def firing() -> object:
+        alerts = provider.snapshot(window_seconds=WINDOW).alerts
+        return [a for a in alerts if a.state == "firing"]
+
+    (alert,) = await until(firing, timeout=30, what="a firing server alert")
+    alerts = provider.snapshot(window_seconds=WINDOW).alerts
+    assert alert.name == "HavenTrafficFlows"
+    assert alert.summary == "Haven instances serve requests"
+    assert alert.labels == {"severity": "info"}
+    assert alert.value is not None
+    assert alert.value > 0
+    assert alert.since is not None
+    assert alert.since <= time.time()
+    states = {a.name: a.state for a in alerts}
+    assert states["HavenNeverFires"] == "inactive"
+    document = snapshot_document(provider.snapshot(window_seconds=WINDOW))
+    assert document["alerts"][0]["name"] == "HavenTrafficFlows"
+    assert exit_status(provider.snapshot(window_seconds=WINDOW)) == 1
+
+
+async def test_provider_reports_down_prometheus() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    provider = PrometheusProvider(PrometheusSettings(url, timeout=1), interval=0.5)
+    await provider.start()
+    try:
+        assert await provider.wait_for_poll(5)
+        snapshot = provider.snapshot(window_seconds=WINDOW)
+    finally:
+        await provider.stop()
+    (target,) = snapshot.targets
+    assert target.url == url
+    assert target.up is False
+    assert "Connection refused" in target.error
+    assert url in provider.progress
+    assert snapshot.traffic.requests_per_second is None
+    assert exit_status(snapshot) == 1
+
+
+async def test_provider_rejects_bad_selector(fleet: Fleet) -> None:
+    settings = PrometheusSettings(fleet.server.url, selector='job=="haven"')
+    provider = PrometheusProvider(settings, interval=0.5)
+    await provider.start()
+    try:
+        assert await provider.wait_for_poll(5)
+        (target,) = provider.snapshot(window_seconds=WINDOW).targets
+    finally:
+        await provider.stop()
+    assert target.up is False
+    assert "rejected a query" in target.error
+    assert "--selector" in target.error
+
+
+async def test_provider_sends_bearer_token(fleet: Fleet) -> None:
+    proxy = BearerProxy(fleet.server.url, "s3cret-token")
+    try:
+        good = PrometheusSettings(proxy.url, bearer_token="s3cret-token")
+        bad = PrometheusSettings(proxy.url, bearer_token="wrong")
+        good_snapshot = await one_poll(good)
+        bad_snapshot = await one_poll(bad)
+    finally:
+        proxy.stop()
+    assert "Bearer s3cret-token" in proxy.seen_authorization
+    assert all(t.up for t in good_snapshot.targets)
+    assert len(good_snapshot.targets) == 2
+    (target,) = bad_snapshot.targets
+    assert target.up is False
+    assert "rejected the credentials (HTTP 401)" in target.error
+
+
+async def test_provider_tls_and_basic_auth(tmp_path: Path) -> None:
+    ca, cert, key = make_tls_files(tmp_path)
+    web_config = {
+        "tls_server_config": {"cert_file": str(cert), "key_file": str(key)},
+        "basic_auth_users": {TEST_USER: TEST_PASSWORD_BCRYPT},
+    }
+    server = start_prometheus(
+        [], web_config=web_config, scheme="https", ca_file=str(ca)
+    )
+    try:
+        url = server.url
+        good = await one_poll(
+            PrometheusSettings(
+                url, username=TEST_USER, password=TEST_PASSWORD, ca_file=str(ca)
+            )
+        )
+        wrong_password = await one_poll(
+            PrometheusSettings(url, username=TEST_USER, password="x", ca_file=str(ca))
+        )
+        no_ca = await one_poll(
+            PrometheusSettings(url, username=TEST_USER, password=TEST_PASSWORD)
+        )
+    finally:
+        server.stop()
+    assert good.targets == ()
+    assert good.alerts == ()
+    assert "rejected the credentials (HTTP 401)" in wrong_password.targets[0].error
+    assert "TLS handshake" in no_ca.targets[0].error
+    assert "--prometheus-ca-file" in no_ca.targets[0].error
+
+
+async def one_poll(settings: PrometheusSettings):  # noqa: ANN201
+    """Run a provider for one poll and return its snapshot."""
+    provider = PrometheusProvider(settings, interval=0.5)
+    await provider.start()
+    try:
+        assert await provider.wait_for_poll(5)
+        return provider.snapshot(window_seconds=WINDOW)
+    finally:
+        await provider.stop()
