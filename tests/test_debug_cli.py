@@ -192,7 +192,7 @@ def monitor_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, object]
     """Stands in for the dashboard run, keeping what `main` passed to it."""
     calls: list[tuple[object, object]] = []
 
-    def record(settings: object, admin: object = None) -> int:
+    def record(settings: object, admin: object = None, *others: object) -> int:
         calls.append((settings, admin))
         return 0
 
