@@ -104,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         settings = settings_from_args(args)
+        settings = with_prometheus(args, settings)
         admin = admin_options(args, settings)
         logs = log_options(args)
     except (ConfigError, TokenError, LogOptionError) as exc:
@@ -120,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Describe the default form: `haven-top [URL ...] [options]`."""
     from haven_top import debug_cli
+    from haven_top.prometheus_cli import add_prometheus_arguments
 
     commands = "\n".join(
         f"  {command.name:<14}{command.summary}" for command in SUBCOMMANDS.values()
@@ -133,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
             "examples:\n"
             "  haven-top --demo\n"
             "  haven-top http://127.0.0.1:8000 http://127.0.0.1:8001\n"
-            "  haven-top --once --format json http://127.0.0.1:8000"
+            "  haven-top --once --format json http://127.0.0.1:8000\n"
+            "  haven-top --prometheus http://127.0.0.1:9090 --selector 'job=\"haven\"'"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
@@ -148,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"haven-top {__version__}"
     )
     add_source_arguments(parser.add_argument_group("sources"))
+    add_prometheus_arguments(parser.add_argument_group("a fleet through Prometheus"))
     add_polling_arguments(parser.add_argument_group("polling"))
     add_display_arguments(parser.add_argument_group("display"))
     add_output_arguments(parser.add_argument_group("one snapshot"))
@@ -265,8 +269,18 @@ def admin_options(args: argparse.Namespace, settings: Settings) -> AdminOptions:
 
 
 def has_data_source(settings: Settings) -> bool:
-    """Tell whether there is anything to monitor: a target or the demo."""
-    return bool(settings.targets or settings.demo)
+    """Tell whether there is anything to monitor: a target, the demo or Prometheus."""
+    return bool(settings.targets or settings.demo or settings.prometheus)
+
+
+def with_prometheus(args: argparse.Namespace, settings: Settings) -> Settings:
+    """Add the `--prometheus` settings; raise `ConfigError` on a bad flag."""
+    from haven_top.prometheus_cli import prometheus_settings
+
+    prometheus = prometheus_settings(args, settings)
+    if prometheus is None:
+        return settings
+    return dataclasses.replace(settings, prometheus=prometheus)
 
 
 def usage_error(message: str, parser: argparse.ArgumentParser | None = None) -> int:
@@ -329,15 +343,25 @@ def start_demo(settings: Settings) -> tuple[Any, Settings]:
 
 
 def make_collector(settings: Settings) -> Any:
-    """Build the collector that polls `settings.targets`."""
+    """Build the collector that polls `settings.targets`, or reads Prometheus."""
+    from haven_top.core.alerts import rules_from_config
     from haven_top.sources.collector import Collector
     from haven_top.sources.scraper import Timeouts
 
+    if settings.prometheus is not None:
+        from haven_top.sources.prometheus import PrometheusProvider
+
+        return PrometheusProvider(
+            settings.prometheus,
+            interval=settings.interval,
+            window_seconds=settings.window_seconds,
+        )
     return Collector(
         settings.targets,
         interval=settings.interval,
         timeouts=Timeouts(total=settings.timeout, connect=settings.connect_timeout),
         pool_size=settings.pool_size,
+        alert_rules=rules_from_config(settings.alerts),
     )
 
 
@@ -358,7 +382,10 @@ def run_once(settings: Settings, logs: LogOptions | None = None) -> int:
         write_logs_only(log_setup.logs_document(hub, logs), settings.output_format)
         return EXIT_OK
     progress = headless.ProgressLine(sys.stderr)
-    wait = headless.wait_seconds(settings.interval, settings.timeout)
+    timeout = settings.timeout
+    if settings.prometheus is not None:
+        timeout = settings.prometheus.timeout
+    wait = headless.wait_seconds(settings.interval, timeout)
     work = headless.collect_snapshot(
         make_collector(settings),
         window_seconds=settings.window_seconds,
@@ -378,7 +405,7 @@ def run_once(settings: Settings, logs: LogOptions | None = None) -> int:
         headless.write_snapshot(snapshot, settings.output_format)
     else:
         write_with_logs(snapshot, log_setup.logs_document(hub, logs), settings)
-    return headless.exit_status(snapshot)
+    return headless.exit_status(snapshot, health_polled=settings.prometheus is None)
 
 
 def write_with_logs(snapshot: Any, logs: dict[str, Any], settings: Settings) -> None:
@@ -437,7 +464,7 @@ def run_dashboard(
     logging.getLogger("haven_top").propagate = False
 
     app = make_app(
-        make_collector(settings) if settings.targets else None,
+        make_collector(settings) if settings.targets or settings.prometheus else None,
         interval=settings.interval,
         theme=settings.theme,
         window_seconds=settings.window_seconds,

@@ -17,13 +17,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from platformdirs import user_config_path
 
 from haven_top.core.alerts import AlertConfigError, rules_from_config
 from haven_top.core.token import Secret
+
+if TYPE_CHECKING:
+    from haven_top.sources.prometheus_api import PrometheusSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -82,6 +85,8 @@ class Settings:
     """Format of the `--once` output: "text" or "json"."""
     config_path: Path | None = None
     """The config file that was read, or None when there was none."""
+    prometheus: PrometheusSettings | None = None
+    """The Prometheus server to read the fleet from (`--prometheus`), or None."""
 
     @property
     def window_seconds(self) -> float:

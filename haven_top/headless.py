@@ -1,7 +1,8 @@
 """`haven-top --once`: collect until rates can be computed, print one snapshot, exit.
 
-The exit status is 0 when every target is live and ready, and 1 otherwise. The
-JSON output is the snapshot without its history; unknown numbers are `null`.
+The exit status is 0 when every target is live and ready and no alert fires,
+and 1 otherwise. The JSON output is the snapshot without its history; unknown
+numbers are `null`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
 from haven_top import __version__
 from haven_top.core.snapshot import Snapshot, TargetStatus
 from haven_top.sources.collector import Collector
+
+if TYPE_CHECKING:
+    from haven_top.sources.prometheus import PrometheusProvider
 
 EXTRA_WAIT_SECONDS = 3.0
 """Slack added to the wait for two scrapes, for a service that is slow to start."""
@@ -31,7 +35,7 @@ def wait_seconds(interval: float, timeout: float) -> float:
 
 
 async def collect_snapshot(
-    collector: Collector,
+    collector: Collector | PrometheusProvider,
     *,
     window_seconds: float,
     wait: float,
@@ -47,7 +51,7 @@ async def collect_snapshot(
     try:
         complete = False
         while loop.time() < deadline:
-            complete = collector.first_round_done and collector.state.has_rates()
+            complete = collector.first_round_done and _has_rates(collector)
             if complete:
                 break
             if progress is not None:
@@ -61,10 +65,25 @@ async def collect_snapshot(
     return snapshot, complete
 
 
-def exit_status(snapshot: Snapshot) -> int:
-    """Return 0 when there are targets and each is live and ready, else 1."""
+def _has_rates(collector: Collector | PrometheusProvider) -> bool:
+    # Prometheus already holds the rate history, so one poll is enough there.
+    state = getattr(collector, "state", None)
+    return state is None or state.has_rates()
+
+
+def exit_status(snapshot: Snapshot, *, health_polled: bool = True) -> int:
+    """Return 0 when there are targets, each is live and ready, and no alert
+    fires; else 1.
+
+    Pass `health_polled=False` when the health endpoints were not polled (read
+    through Prometheus): then each target must be up instead.
+    """
     if not snapshot.targets:
         return 1
+    if any(alert.state == "firing" for alert in snapshot.alerts):
+        return 1
+    if not health_polled:
+        return 0 if all(t.up is True for t in snapshot.targets) else 1
     healthy = all(t.live is True and t.ready is True for t in snapshot.targets)
     return 0 if healthy else 1
 
@@ -162,6 +181,7 @@ def format_text(snapshot: Snapshot, *, colour: bool = False) -> str:
     lines.append(_process_line(snapshot))
     lines.extend(_system_lines(snapshot))
     lines.extend(_endpoint_lines(snapshot))
+    lines.extend(_alert_lines(snapshot, paint))
     return "\n".join(lines) + "\n"
 
 
@@ -299,6 +319,20 @@ def _endpoint_lines(snapshot: Snapshot) -> list[str]:
             cell.rjust(width) for cell, width in zip(row[2:], widths[2:], strict=True)
         ]
         lines.append("  " + "  ".join(cells))
+    return lines
+
+
+def _alert_lines(snapshot: Snapshot, paint: Callable[[str, str], str]) -> list[str]:
+    lines = []
+    for alert in snapshot.alerts:
+        if alert.state == "inactive":
+            continue
+        line = f"alert     {alert.name} {alert.state.upper()}"
+        if alert.since is not None:
+            line += f" since {time.strftime('%H:%M:%S', time.localtime(alert.since))}"
+        if alert.summary:
+            line += f"  {alert.summary}"
+        lines.append(paint(line, _RED if alert.state == "firing" else _YELLOW))
     return lines
 
 

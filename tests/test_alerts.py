@@ -146,7 +146,8 @@ def test_config_overrides_every_field() -> None:
         ({"slow_response": {"threshold": "1s"}}, "alerts.slow_response.threshold"),
         ({"slow_response": {"threshold": -1}}, "at least 0"),
         ({"high_error_rate": {"for": "5 minutes"}}, "not a duration"),
-        ({"high_error_rate": {"window": 0}}, "longer than zero"),
+        ({"high_error_rate": {"window": 0}}, "above 0 and at most 15m"),
+        ({"high_error_rate": {"window": "1h"}}, "above 0 and at most 15m"),
         ({"high_error_rate": {"enabled": "yes"}}, "true or false"),
     ],
 )

@@ -24,6 +24,7 @@ from prometheus_server import (
     start_prometheus,
 )
 
+from haven_top.core.token import Secret
 from haven_top.demo.launcher import DemoProcess, start_demo
 from haven_top.headless import exit_status, snapshot_document
 from haven_top.sources.prometheus import PrometheusProvider, PrometheusSettings
@@ -242,8 +243,8 @@ async def test_provider_rejects_bad_selector(fleet: Fleet) -> None:
 async def test_provider_sends_bearer_token(fleet: Fleet) -> None:
     proxy = BearerProxy(fleet.server.url, "s3cret-token")
     try:
-        good = PrometheusSettings(proxy.url, bearer_token="s3cret-token")
-        bad = PrometheusSettings(proxy.url, bearer_token="wrong")
+        good = PrometheusSettings(proxy.url, bearer_token=Secret("s3cret-token"))
+        bad = PrometheusSettings(proxy.url, bearer_token=Secret("wrong"))
         good_snapshot = await one_poll(good)
         bad_snapshot = await one_poll(bad)
     finally:
@@ -269,14 +270,16 @@ async def test_provider_tls_and_basic_auth(tmp_path: Path) -> None:
         url = server.url
         good = await one_poll(
             PrometheusSettings(
-                url, username=TEST_USER, password=TEST_PASSWORD, ca_file=str(ca)
+                url, username=TEST_USER, password=Secret(TEST_PASSWORD), ca_file=str(ca)
             )
         )
         wrong_password = await one_poll(
-            PrometheusSettings(url, username=TEST_USER, password="x", ca_file=str(ca))
+            PrometheusSettings(
+                url, username=TEST_USER, password=Secret("x"), ca_file=str(ca)
+            )
         )
         no_ca = await one_poll(
-            PrometheusSettings(url, username=TEST_USER, password=TEST_PASSWORD)
+            PrometheusSettings(url, username=TEST_USER, password=Secret(TEST_PASSWORD))
         )
     finally:
         server.stop()

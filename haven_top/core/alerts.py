@@ -15,12 +15,19 @@ condition that turns false, or has no data, makes the rule inactive again.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from haven_top.core.snapshot import Alert, Snapshot
+from haven_top.core.state import LONGEST_WINDOW_SECONDS
+
+if TYPE_CHECKING:
+    from haven_top.core.state import MonitorState
+
+logger = logging.getLogger(__name__)
 
 INACTIVE = "inactive"
 PENDING = "pending"
@@ -56,6 +63,9 @@ CONFIG_KEYS = {"high_error_rate": "HighErrorRate", "slow_response": "SlowRespons
 """Sub-tables of `[alerts]` and the rules they configure."""
 
 RULE_KEYS = ("threshold", "for", "window", "severity", "enabled")
+
+MAX_WINDOW_SECONDS = LONGEST_WINDOW_SECONDS
+"""Longest rule window: direct mode keeps no older scrapes than this."""
 
 _DURATION = re.compile(
     r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$"
@@ -132,10 +142,10 @@ def _apply_section(rule: AlertRule, key: str, section: Mapping[str, Any]) -> Ale
         changes["for_seconds"] = parse_duration(section["for"], key=f"{key}.for")
     if "window" in section:
         window = parse_duration(section["window"], key=f"{key}.window")
-        if window <= 0:
+        if not 0 < window <= MAX_WINDOW_SECONDS:
             raise AlertConfigError(
-                f"invalid alerts.{key}.window: {section['window']!r}; "
-                "use a window longer than zero"
+                f"invalid alerts.{key}.window: {section['window']!r}; use a "
+                f"window above 0 and at most {format_duration(MAX_WINDOW_SECONDS)}"
             )
         changes["window_seconds"] = window
     if "severity" in section:
@@ -198,7 +208,17 @@ class AlertEvaluator:
     def evaluate(self, now: float, measure: Measure) -> tuple[Alert, ...]:
         """Evaluate every rule at Unix time `now` and return all their alerts."""
         for rule in self._rules:
-            self._step(rule, self._states[rule.name], measure(rule), now)
+            state = self._states[rule.name]
+            before = state.state
+            self._step(rule, state, measure(rule), now)
+            if state.state != before:
+                logger.info(
+                    "alert %s is %s (was %s), value %s",
+                    rule.name,
+                    state.state,
+                    before,
+                    state.value,
+                )
         return self.alerts()
 
     def alerts(self) -> tuple[Alert, ...]:
@@ -273,5 +293,20 @@ def measure_from_snapshots(build: Callable[[float], Snapshot]) -> Measure:
         if rule.measure == "error_ratio":
             return snapshot.traffic.error_ratio
         return snapshot.latency_seconds.p95
+
+    return measure
+
+
+def measure_from_state(state: MonitorState, now: float) -> Measure:
+    """Measure rules from the whole fleet's figures in `state` at Unix time `now`.
+
+    Unlike `MonitorState.snapshot`, this leaves the sparklines alone.
+    """
+
+    def measure(rule: AlertRule) -> float | None:
+        traffic, latency = state.fleet_figures(now, rule.window_seconds)
+        if rule.measure == "error_ratio":
+            return traffic.error_ratio
+        return latency.p95
 
     return measure

@@ -215,6 +215,15 @@ class MonitorState:
             system_age=_age(now, self._system_at),
         )
 
+    def fleet_figures(
+        self, now: float, window_seconds: float
+    ) -> tuple[Traffic, Latency]:
+        """Return the whole fleet's traffic and latency over the window ending at
+        `now`, for the alert rules; unlike `snapshot`, it appends no sparkline."""
+        _check_arguments(window_seconds, "rate")
+        view = self._view(None, now, window_seconds)
+        return view.traffic, view.latency
+
     def _target(self, target: str) -> TargetState:
         state = self._targets.get(target)
         if state is None:

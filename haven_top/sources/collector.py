@@ -10,12 +10,14 @@ business, and the state keeps filling underneath.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
+from haven_top.core.alerts import AlertEvaluator, AlertRule, measure_from_state
 from haven_top.core.exposition import ExpositionError
 from haven_top.core.snapshot import Snapshot
 from haven_top.core.state import MonitorState
@@ -49,12 +51,17 @@ class Collector:
         interval: float = 1.0,
         timeouts: Timeouts | None = None,
         pool_size: float | None = None,
+        alert_rules: Sequence[AlertRule] | None = None,
     ) -> None:
         self.interval = interval
         self.timeouts = timeouts or Timeouts(
             total=0.8 * interval, connect=0.8 * interval
         )
         self.state = MonitorState(targets, pool_size=pool_size)
+        self.alerts = (
+            AlertEvaluator() if alert_rules is None else AlertEvaluator(alert_rules)
+        )
+        """The direct-mode alert rules, evaluated once per interval."""
         self._targets = tuple(targets)
         self._scraped: dict[str, bool] = {}
         """Target to whether its last scrape succeeded, once it had one."""
@@ -80,7 +87,8 @@ class Collector:
             keepalive_seconds=max(5.0, 3 * self.interval),
         )
         polls: list[tuple[str, Callable[[], Awaitable[None]]]] = [
-            ("system", self._sample_host)
+            ("system", self._sample_host),
+            ("alerts", self._evaluate_alerts),
         ]
         for target in self._targets:
             polls.append((f"scrape {target}", self._poll_scrape(target)))
@@ -118,13 +126,14 @@ class Collector:
         endpoint_limit: int | None = None,
     ) -> Snapshot:
         """Build a snapshot of the window ending now from the state."""
-        return self.state.snapshot(
+        snapshot = self.state.snapshot(
             time.time(),
             window_seconds,
             selected_target=selected_target,
             endpoint_sort=endpoint_sort,
             endpoint_limit=endpoint_limit,
         )
+        return dataclasses.replace(snapshot, alerts=self.alerts.alerts())
 
     @property
     def progress(self) -> str:
@@ -149,6 +158,13 @@ class Collector:
     def answered_targets(self) -> tuple[str, ...]:
         """Targets whose last scrape returned a usable exposition."""
         return tuple(target for target, ok in self._scraped.items() if ok)
+
+    async def _evaluate_alerts(self) -> None:
+        try:
+            now = time.time()
+            self.alerts.evaluate(now, measure_from_state(self.state, now))
+        except Exception:
+            logger.exception("evaluating the alert rules failed unexpectedly")
 
     def _poll_scrape(self, target: str) -> Callable[[], Awaitable[None]]:
         async def poll() -> None:

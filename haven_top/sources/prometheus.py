@@ -125,6 +125,11 @@ class PrometheusProvider:
         """Number of polls finished so far, successful or not."""
         return self._polls
 
+    @property
+    def first_round_done(self) -> bool:
+        """Whether one poll has ended, with data or with the reason it failed."""
+        return self._polls > 0
+
     def has_data(self) -> bool:
         """True once a poll succeeded; Prometheus already holds the rate history."""
         return self._last is not None

@@ -20,11 +20,10 @@ from prometheus_api_client import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from haven_top.core.snapshot import Alert
-from haven_top.sources.promql import sample_value
+from haven_top.core.token import Secret
+from haven_top.sources.promql import DEFAULT_TIMEOUT, sample_value
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_TIMEOUT = 5.0
 
 T = TypeVar("T")
 
@@ -45,9 +44,9 @@ class PrometheusSettings:
     url: str
     selector: str = ""
     """Label matchers every query is limited to, such as `job="haven"`."""
-    bearer_token: str | None = None
+    bearer_token: Secret | None = None
     username: str | None = None
-    password: str | None = None
+    password: Secret | None = None
     ca_file: str | None = None
     """PEM file of the CA that signed the server's certificate, for https URLs."""
     timeout: float = DEFAULT_TIMEOUT
@@ -87,10 +86,11 @@ class PrometheusClient:
         self._session.verify = settings.ca_file or True
         self._headers: dict[str, str] = {}
         if settings.bearer_token:
-            self._headers["Authorization"] = f"Bearer {settings.bearer_token}"
+            self._headers["Authorization"] = f"Bearer {settings.bearer_token.reveal()}"
         self._auth = None
         if settings.username:
-            self._auth = (settings.username, settings.password or "")
+            password = settings.password.reveal() if settings.password else ""
+            self._auth = (settings.username, password)
         self._connect = PrometheusConnect(
             url=self._url,
             headers=self._headers or None,

@@ -17,6 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+DEFAULT_TIMEOUT = 5.0
+"""Seconds one Prometheus request may take unless configured."""
+
 REQUESTS = "haven_requests_total"
 BUCKETS = "haven_request_duration_seconds_bucket"
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
