@@ -150,6 +150,7 @@ def test_once_json_against_demo(env: dict[str, str], demo: DemoProcess) -> None:
     assert result.returncode == 0, result.stderr
     document = orjson.loads(result.stdout)
     assert document["window_seconds"] == 60
+
     [target] = document["targets"]
     assert set(target) >= {"url", "up", "live", "ready", "dependencies"}
     assert target["url"] == demo.url
@@ -157,6 +158,7 @@ def test_once_json_against_demo(env: dict[str, str], demo: DemoProcess) -> None:
     assert target["live"] is True
     assert target["ready"] is True
     assert target["dependencies"]["database"] == "healthy"
+
     traffic = document["traffic"]
     assert set(traffic) >= {
         "requests_per_second",
@@ -167,6 +169,7 @@ def test_once_json_against_demo(env: dict[str, str], demo: DemoProcess) -> None:
     assert traffic["requests_per_second"] > 0
     assert set(document["latency_seconds"]) == {"p50", "p95", "p99"}
     assert document["latency_seconds"]["p95"] > 0
+
     assert document["endpoints"]
     endpoint_keys = {
         "method",
