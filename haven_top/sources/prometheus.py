@@ -126,6 +126,11 @@ class PrometheusProvider:
         return self._polls
 
     @property
+    def last_poll_at(self) -> float | None:
+        """Unix time the last successful poll's queries were evaluated at."""
+        return self._last.at if self._last is not None else None
+
+    @property
     def first_round_done(self) -> bool:
         """Whether one poll has ended, with data or with the reason it failed."""
         return self._polls > 0
@@ -143,6 +148,8 @@ class PrometheusProvider:
             QUERY_THREADS, thread_name_prefix="haven-prometheus"
         )
         self._wake = asyncio.Event()
+        # The first sample only sets the baseline of the host's CPU and I/O rates.
+        self._system_sampler.sample()
         self._task = asyncio.create_task(self._run(), name="prometheus-poller")
 
     async def stop(self) -> None:
