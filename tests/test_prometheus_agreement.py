@@ -7,12 +7,14 @@ over the same window ending at the same instant, twice: inside the error burst,
 where the error ratio matters, and inside the latency spike, where p95 does.
 
 Tolerances: request rate within 10% relative, error ratio within 0.03 absolute,
-p95 within 15% relative. The two sides scrape at different moments (up to one
-interval apart) and Prometheus extrapolates `rate()` to the window's edges, so
-each counts a slightly different slice of the same traffic. With these rates
-and a 4 s window that is worth a few percent, so the bounds leave room for
-noise while still catching a wrong formula (5xx per second instead of the 5xx
-ratio, or quantiles from all-time buckets instead of bucket rates).
+p95 within 15% relative or 5 ms, whichever is larger. The two sides scrape at
+different moments (up to one interval apart) and Prometheus extrapolates
+`rate()` to the window's edges, so each counts a slightly different slice of the
+same traffic. In runs on a 2-core machine the gaps were at most 1.5% (rate),
+0.009 (ratio) and 12% or 3.4 ms (p95, in the error burst, where p95 sits near
+the 25 ms bucket bound). The bounds leave room for that noise while still
+catching a wrong formula: 5xx per second instead of the 5xx ratio, or quantiles
+from all-time buckets instead of bucket rates.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ SETTLE_SECONDS = 1.5
 RATE_TOLERANCE = 0.10
 ERROR_RATIO_TOLERANCE = 0.03
 P95_TOLERANCE = 0.15
+P95_TOLERANCE_SECONDS = 0.005
 
 
 @pytest.fixture
@@ -101,12 +104,11 @@ def check_agreement(direct: Snapshot, via: Snapshot, label: str) -> None:
     assert via.traffic.error_ratio is not None
     ratio_gap = abs(direct.traffic.error_ratio - via.traffic.error_ratio)
     assert ratio_gap <= ERROR_RATIO_TOLERANCE, (label, direct.traffic, via.traffic)
-    p95_gap = relative_gap(direct.latency_seconds.p95, via.latency_seconds.p95)
-    assert p95_gap <= P95_TOLERANCE, (
-        label,
-        direct.latency_seconds,
-        via.latency_seconds,
-    )
+    direct_p95, via_p95 = direct.latency_seconds.p95, via.latency_seconds.p95
+    assert direct_p95 is not None
+    assert via_p95 is not None
+    allowed = max(P95_TOLERANCE * direct_p95, P95_TOLERANCE_SECONDS)
+    assert abs(via_p95 - direct_p95) <= allowed, (label, direct_p95, via_p95)
     by_url = {t.url.removeprefix("http://"): t for t in direct.targets}
     for target in via.targets:
         mine = by_url[target.url]
