@@ -126,8 +126,11 @@ class Collector:
         endpoint_limit: int | None = None,
     ) -> Snapshot:
         """Build a snapshot of the window ending now from the state."""
+        now = time.time()
+        # Evaluated here too, so the alerts match the numbers of this snapshot.
+        self._evaluate_alerts_at(now)
         snapshot = self.state.snapshot(
-            time.time(),
+            now,
             window_seconds,
             selected_target=selected_target,
             endpoint_sort=endpoint_sort,
@@ -160,8 +163,10 @@ class Collector:
         return tuple(target for target, ok in self._scraped.items() if ok)
 
     async def _evaluate_alerts(self) -> None:
+        self._evaluate_alerts_at(time.time())
+
+    def _evaluate_alerts_at(self, now: float) -> None:
         try:
-            now = time.time()
             self.alerts.evaluate(now, measure_from_state(self.state, now))
         except Exception:
             logger.exception("evaluating the alert rules failed unexpectedly")
