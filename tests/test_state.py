@@ -746,3 +746,17 @@ def test_counter_table_new_series_from_zero() -> None:
 
     assert table.keys == ["a", "b", "x"]
     assert total_deltas(before, table.copy_totals()) == [1.0, 7.0, 1.0]
+
+
+def test_state_request_rate_from_count_without_counter() -> None:
+    """A service with only the histogram still shows request rates, but no errors."""
+    state = MonitorState([A])
+    scrape(state, A, T0, body(buckets={("GET", "/a"): [0, 0, 0, 0]}))
+    scrape(state, A, T0 + 10, body(buckets={("GET", "/a"): [5, 10, 20, 30]}))
+    snapshot = state.snapshot(T0 + 10, 60)
+
+    assert snapshot.traffic.requests_per_second == pytest.approx(3.0)
+    assert snapshot.traffic.errors_per_second is None
+    assert snapshot.traffic.error_ratio is None
+    assert snapshot.endpoints[0].requests_per_second == pytest.approx(3.0)
+    assert snapshot.endpoints[0].error_ratio is None
