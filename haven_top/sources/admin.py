@@ -317,7 +317,7 @@ def _granted_seconds(response: httpx.Response, requested: int) -> float:
     """Return how long the service reports debug stays on, at most `requested`.
 
     The service's `expires_at` is on its own clock, so it is compared with its
-    `Date` header rather than with ours; a service that shortened the duration
+    `Date` header rather than with ours. A service that shortened the duration
     shows up here. `Date` has whole seconds, so the estimate is up to 1 s long.
     """
     try:
