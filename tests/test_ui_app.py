@@ -391,7 +391,7 @@ async def test_restart_and_debug_marks() -> None:
         await pilot.pause()
         text = plain(app, "#targets")
         assert "RESTARTED 12s ago" in text
-        assert "DEBUG 4m05s left" in text
+        assert "DEBUG 4:05" in text
 
 
 async def test_long_endpoint_truncated_with_ellipsis() -> None:

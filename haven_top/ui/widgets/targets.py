@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from textual.content import Content
 from textual.widgets import Static
 
@@ -73,7 +75,7 @@ def target_line(target: TargetStatus) -> Content:
         restarted = f"RESTARTED {fmt.age(target.restarted_age)} ago"
         parts.extend(["  ", (restarted, "bold $warning")])
     if target.debug_remaining is not None:
-        debug = f"DEBUG {fmt.age(target.debug_remaining)} left"
+        debug = f"DEBUG {countdown(target.debug_remaining)}"
         parts.extend(["  ", (debug, "$warning")])
     problem = problem_text(target)
     if problem:
@@ -87,6 +89,12 @@ def scrape_age_text(target: TargetStatus) -> str:
         return "never scraped" if target.up is False else "not scraped yet"
     prefix = "last scraped" if target.up is False else "scraped"
     return f"{prefix} {fmt.age(target.last_scrape_age)} ago"
+
+
+def countdown(seconds: float) -> str:
+    """Format time left as minutes and seconds, rounded up: "4:32", "0:07"."""
+    minutes, secs = divmod(max(0, math.ceil(seconds)), 60)
+    return f"{minutes}:{secs:02d}"
 
 
 def up_mark(up: bool | None) -> tuple[str, str]:
