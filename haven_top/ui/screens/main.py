@@ -16,9 +16,11 @@ from haven_top.core.state import ENDPOINT_SORT_KEYS
 from haven_top.sources.admin import AdminOptions
 from haven_top.ui.screens.debug import AdminFooter, DebugControl, build_debug_control
 from haven_top.ui.widgets import format as fmt
+from haven_top.ui.widgets.alerts import AlertsPane
 from haven_top.ui.widgets.bars import ProgressLine, StatusLine, TitleBar
 from haven_top.ui.widgets.db_pool import DbPoolPane
 from haven_top.ui.widgets.endpoints import EndpointsPane
+from haven_top.ui.widgets.instances import InstancesPane
 from haven_top.ui.widgets.latency import LatencyPane
 from haven_top.ui.widgets.pane import STALE_AFTER_SECONDS, Pane
 from haven_top.ui.widgets.process import ProcessPane
@@ -62,6 +64,13 @@ class MainScreen(Screen[None]):
             "Sort",
             id="sort",
             tooltip="Cycle the endpoints order: request rate, errors, p95 latency.",
+        ),
+        Binding(
+            "escape",
+            "show_fleet",
+            "All instances",
+            id="fleet",
+            tooltip="Widen every pane from the chosen instance back to the fleet.",
         ),
         Binding(
             "d",
@@ -116,6 +125,8 @@ class MainScreen(Screen[None]):
                     yield DbPoolPane(id="db-pool")
                     yield ProcessPane(id="process")
                     yield SystemPane(id="system")
+            yield AlertsPane(id="alerts")
+            yield InstancesPane(id="instances")
             yield EndpointsPane(id="endpoints")
         with Container(id="log-pane"):
             if self.log_hub is not None:
@@ -208,8 +219,22 @@ class MainScreen(Screen[None]):
         pick_endpoint_request(self.app, self.log_hub.store, row.method, row.endpoint)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
-        """Hide and disable the debug key in read-only mode."""
+        """Hide and disable the debug key in read-only mode, and Esc while the
+        panes show the whole fleet."""
+        if action == "show_fleet":
+            return self.selected_target is not None
         return action != "debug" or not self.read_only
+
+    def on_instances_pane_selected(self, event: InstancesPane.Selected) -> None:
+        """Narrow every pane to the instance picked in the instances table."""
+        self.selected_target = event.url
+        self.refresh_bindings()
+        self.apply_setting(f"showing {event.url} only")
+
+    def action_show_fleet(self) -> None:
+        self.selected_target = None
+        self.refresh_bindings()
+        self.apply_setting("showing all instances")
 
     def action_debug(self) -> None:
         if self.debug_control is not None:

@@ -11,6 +11,7 @@ from textual.widgets import Label, Static
 
 from haven_top.core.snapshot import Snapshot
 from haven_top.ui.widgets import format as fmt
+from haven_top.ui.widgets.alerts import alert_badge
 from haven_top.ui.widgets.pane import STALE_AFTER_SECONDS
 from haven_top.ui.widgets.targets import short_url
 from haven_top.ui.widgets.text import set_text
@@ -22,6 +23,7 @@ class TitleBar(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label("haven-top", id="title-name")
         yield Label(id="title-view")
+        yield Label(id="alert-badge")
         yield Label(id="paused-badge")
 
     def show(self, snapshot: Snapshot) -> None:
@@ -32,6 +34,9 @@ class TitleBar(Horizontal):
             scope = short_url(snapshot.selected_target)
         view = f"{fmt.window(snapshot.window_seconds)} window · {scope}"
         set_text(self.query_one("#title-view", Label), view)
+        badge = alert_badge(snapshot)
+        self.set_class(bool(badge), "-alerting")
+        set_text(self.query_one("#alert-badge", Label), badge)
 
     def show_paused(self, paused: bool, taken_at: float | None, key: str) -> None:
         """Show or hide the PAUSED badge, with the data's clock time and resume key."""
