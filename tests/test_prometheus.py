@@ -23,12 +23,17 @@ from prometheus_server import (
     make_tls_files,
     start_prometheus,
 )
+from textual.widgets import Static
 
 from haven_top.core.token import Secret
 from haven_top.demo.launcher import DemoProcess, start_demo
 from haven_top.headless import exit_status, snapshot_document
 from haven_top.sources.prometheus import PrometheusProvider, PrometheusSettings
 from haven_top.sources.prometheus_snapshot import HISTORY_POINTS
+from haven_top.ui.app import make_app
+from haven_top.ui.screens.main import MainScreen
+from haven_top.ui.widgets import format as fmt
+from haven_top.ui.widgets.instances import InstancesTable
 
 WINDOW = 10.0
 RULES = [
@@ -299,3 +304,47 @@ async def one_poll(settings: PrometheusSettings):  # noqa: ANN201
         return provider.snapshot(window_seconds=WINDOW)
     finally:
         await provider.stop()
+
+
+async def test_dashboard_through_prometheus(fleet: Fleet) -> None:
+    settings = PrometheusSettings(fleet.server.url, selector='job="haven"')
+    provider = PrometheusProvider(settings, interval=0.5)
+    app = make_app(provider, interval=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        table = screen.query_one(InstancesTable)
+
+        def fleet_on_screen() -> bool:
+            shown = screen.snapshot
+            return bool(
+                shown is not None
+                and table.row_count == 2
+                and shown.traffic.requests_per_second
+            )
+
+        await until(fleet_on_screen, timeout=30, what="the fleet on screen")
+        shown = screen.snapshot
+        assert shown is not None
+        assert [row[0].plain for row in map(table.get_row_at, range(2))] == (
+            fleet.instances
+        )
+        assert fmt.rate(shown.traffic.requests_per_second) in str(
+            screen.query_one("#traffic-rates", Static).render()
+        )
+        table.focus()
+        await pilot.press("enter")
+        await until(
+            lambda: (
+                screen.snapshot.selected_target == fleet.instances[0]
+                and bool(screen.snapshot.endpoints)
+            ),
+            timeout=10,
+            what="the narrowed snapshot",
+        )
+        await pilot.press("escape")
+        await until(
+            lambda: screen.snapshot.selected_target is None,
+            timeout=10,
+            what="the fleet again",
+        )
