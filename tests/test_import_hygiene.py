@@ -32,6 +32,12 @@ HEADLESS_MODULES = [
     "haven_top.config",
     "haven_top.headless",
     "haven_top.cli",
+    "haven_top.core.alerts",
+    "haven_top.sources.promql",
+    "haven_top.sources.prometheus_api",
+    "haven_top.sources.prometheus_snapshot",
+    "haven_top.sources.prometheus",
+    "haven_top.prometheus_cli",
 ]
 
 
