@@ -8,11 +8,13 @@ test that needs it fails loudly instead of skipping.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -104,7 +106,7 @@ def start_prometheus(
     ca_file: str | None = None,
     timeout: float = 30.0,
 ) -> PrometheusServer:
-    """Start Prometheus scraping `targets` and wait until it answers `/-/ready`.
+    """Start Prometheus scraping `targets` and wait until it responds to `/-/ready`.
 
     `rules` are alerting rules (dicts as in a rule file) in one group evaluated
     every `scrape_interval`. `web_config` is written to a `--web.config.file`
@@ -165,13 +167,9 @@ def _write_json(path: str | Path, data: dict) -> None:
 def _wait_ready(
     server: PrometheusServer, timeout: float, ca_file: str | None, auth: bool
 ) -> None:
-    import ssl
-
     context = ssl.create_default_context(cafile=ca_file) if ca_file else None
     request = urllib.request.Request(f"{server.url}/-/ready")
     if auth:
-        import base64
-
         token = base64.b64encode(f"{TEST_USER}:{TEST_PASSWORD}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     deadline = time.monotonic() + timeout

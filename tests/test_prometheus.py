@@ -148,7 +148,7 @@ async def test_provider_backfills_history(fleet: Fleet) -> None:
             await provider.stop()
 
     # A new provider's first poll fills the sparkline from Prometheus's storage,
-    # once that storage holds a few seconds of rates.
+    # once that storage contains a few seconds of rates.
     deadline = time.monotonic() + 30
     history: tuple[float | None, ...] = ()
     while time.monotonic() < deadline:

@@ -1,4 +1,4 @@
-"""Direct-mode alert rules: the guide's two alerts as the guide intends them.
+"""Direct-mode alert rules: the Haven monitoring guide's two alerts, as intended.
 
 The guide's `HighErrorRate` and `SlowResponse` rules are broken as written (one
 compares 5xx requests per second with 0.05, the other is not valid PromQL). What
@@ -184,8 +184,9 @@ class _RuleState:
 class AlertEvaluator:
     """Tracks each rule's state across evaluations, as a Prometheus rule group does.
 
-    Call `evaluate` once per collection round with the current time; the state
-    changes happen at evaluation times, so their precision is the round's length.
+    Call `evaluate` at least once per collection round with the current time.
+    State changes happen at evaluation times, so their precision is the time
+    between two evaluations.
     Not thread-safe.
     """
 

@@ -58,7 +58,7 @@ QUERY_THREADS = 4
 
 @dataclass(frozen=True)
 class PollResult:
-    """What one successful poll of Prometheus returned."""
+    """The results of one successful poll of Prometheus."""
 
     at: float
     """Unix time the instant queries were evaluated at."""
@@ -136,7 +136,7 @@ class PrometheusProvider:
         return self._polls > 0
 
     def has_data(self) -> bool:
-        """True once a poll succeeded; Prometheus already holds the rate history."""
+        """True once a poll succeeded: Prometheus stores the rate history already."""
         return self._last is not None
 
     async def start(self) -> None:
@@ -290,7 +290,7 @@ class PrometheusProvider:
         self, scope: Scope, at: float, results: dict[str, Any], backfill: bool
     ) -> None:
         if self._failure is not None:
-            logger.info("Prometheus at %s answers again", self.settings.url)
+            logger.info("Prometheus at %s responds again", self.settings.url)
         self._failure = None
         instances = read_instances(results)
         reading = read_scope(results)

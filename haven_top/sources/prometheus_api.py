@@ -34,12 +34,12 @@ class PrometheusQueryError(Exception):
     def __init__(self, message: str, *, unreachable: bool = False) -> None:
         super().__init__(message)
         self.unreachable = unreachable
-        """True when the server did not answer at all (refused, timed out, TLS)."""
+        """True when the server sent no response at all (refused, timed out, TLS)."""
 
 
 @dataclass(frozen=True)
 class PrometheusSettings:
-    """Where the Prometheus HTTP API is and how to authenticate to it."""
+    """Location of a Prometheus HTTP API and the credentials to use there."""
 
     url: str
     selector: str = ""

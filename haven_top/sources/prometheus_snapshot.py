@@ -25,6 +25,7 @@ from haven_top.core.snapshot import (
     TargetStatus,
     Traffic,
 )
+from haven_top.core.state import HISTORY_LENGTH
 from haven_top.sources.promql import (
     HISTORY_KEYS,
     InstanceReading,
@@ -37,8 +38,9 @@ from haven_top.sources.promql import (
 if TYPE_CHECKING:
     from haven_top.sources.prometheus import PollResult
 
-HISTORY_POINTS = 120
-"""Sparkline points kept, one per poll; the backfill asks Prometheus for as many."""
+HISTORY_POINTS = HISTORY_LENGTH
+"""Sparkline points kept, one per poll, as in direct mode. The backfill requests
+as many points from Prometheus."""
 
 RESTART_MARK_SECONDS = 120.0
 """How long a detected restart stays marked on its instance."""
@@ -81,7 +83,7 @@ class HistoryBuffer:
         *,
         backfilled: bool,
     ) -> None:
-        """Add one poll's values; a backfill already holds the newest point."""
+        """Add one poll's values; a backfill already contains the newest point."""
         self._cpu.append(cpu_percent)
         if scope != self._scope:
             self._scope = scope
@@ -117,7 +119,7 @@ class SnapshotInputs:
     """The window and instance the caller asked for."""
     last: PollResult | None
     failure: str | None
-    """Why the latest poll failed, or None when it succeeded."""
+    """Reason the latest poll failed, or None when it succeeded."""
     prometheus_url: str
     alerts: tuple[Alert, ...] = ()
     history: History = field(default_factory=History)
@@ -338,10 +340,10 @@ def sort_endpoints(
 ) -> tuple[EndpointStats, ...]:
     """Sort rows as direct mode does and sum those past `limit` into one row.
 
-    "rate" sorts by requests per second, "errors" by 5xx per second, "p95" by
-    p95 with rows that have none last; ties fall back to the rate, then the name.
-    The summed row has `is_rest=True` and no quantiles, because quantiles of
-    separate endpoints cannot be added.
+    "rate" sorts by requests per second and "errors" by 5xx per second. "p95"
+    sorts by p95 and puts rows without one last. Ties fall back to the rate,
+    then the name. The summed row has `is_rest=True` and no quantiles, because
+    quantiles of separate endpoints cannot be added.
     """
     ordered = sorted(rows, key=_SORT_KEYS.get(sort, _by_rate))
     if limit is None or len(ordered) <= limit:

@@ -5,7 +5,7 @@ The queries follow the intent of the monitoring guide's rules, not their text:
 the error ratio divides 5xx rates by all rates, and quantiles come from
 `histogram_quantile` over summed `_bucket` rates.
 
-A `Scope` is what one poll asks for: the fleet selector, the rate window and
+A `Scope` is the request of one poll: the fleet selector, the rate window and
 the instance the panes are narrowed to (None for the whole fleet).
 Per-instance figures for the instances table always cover the whole fleet.
 """
@@ -54,7 +54,7 @@ HISTORY_KEYS = ("requests_per_second", "error_ratio", "p95", "db_usage")
 
 @dataclass(frozen=True)
 class Scope:
-    """What one poll queries: selector, window and narrowed instance."""
+    """Selector, window and narrowed instance of one poll's queries."""
 
     selector: str
     window_seconds: float
@@ -210,7 +210,7 @@ def error_ratio(errors: float | None, total: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class InstanceReading:
-    """One instance as Prometheus sees it, for the instances table."""
+    """One instance as Prometheus reports it, for the instances table."""
 
     instance: str
     up: bool | None

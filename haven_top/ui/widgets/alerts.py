@@ -69,7 +69,7 @@ def alerts_content(alerts: tuple[Alert, ...], now: float | None = None) -> Conte
 
 
 def alert_line(alert: Alert, now: float) -> Content:
-    """Describe one alert: "FIRING HighErrorRate for 2m 12.3%  summary"."""
+    """Describe one alert: "FIRING  HighErrorRate for 2m05s  value 12.3%  summary"."""
     label = alert.state.upper() if alert.state != "inactive" else "ok"
     style = STATE_STYLES.get(alert.state, "")
     parts: list[str | tuple[str, str]] = [(f"{label:<7}", style), " ", alert.name]

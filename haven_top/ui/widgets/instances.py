@@ -2,7 +2,7 @@
 
 Enter (or a click) on a row narrows every pane to that instance; the screen
 binds Esc to go back to the whole fleet. The pane hides itself while there is
-only one instance, where the targets line already says everything.
+only one instance, where the targets line already shows everything.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class InstancesTable(DataTable[Text]):
 
 
 class InstancesPane(Pane):
-    """The instances table in a titled box that says how to narrow and widen."""
+    """The instances table in a titled box that shows how to narrow and widen."""
 
     TITLE = "Instances"
 
