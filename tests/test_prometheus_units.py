@@ -250,10 +250,7 @@ def test_sort_endpoints(sort: str, expected: list[str]) -> None:
 
 def test_sort_endpoints_sums_rest() -> None:
     table = rows(("/a", 9, 1, 0.1), ("/b", 5, 0, 0.5), ("/c", 1, 1, None))
-    kept, rest = (
-        sort_endpoints(table, "rate", 1)[0],
-        sort_endpoints(table, "rate", 1)[1],
-    )
+    kept, rest = sort_endpoints(table, "rate", 1)
     assert kept.endpoint == "/a"
     assert (rest.method, rest.endpoint, rest.is_rest) == ("*", "(2 others)", True)
     assert rest.requests_per_second == 6
