@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from prometheus_server import (
     TEST_PASSWORD,
@@ -25,6 +26,8 @@ from prometheus_server import (
 )
 from textual.widgets import Static
 
+from haven_top.cli import main
+from haven_top.core.snapshot import Snapshot
 from haven_top.core.token import Secret
 from haven_top.demo.launcher import DemoProcess, start_demo
 from haven_top.headless import exit_status, snapshot_document
@@ -348,3 +351,27 @@ async def test_dashboard_through_prometheus(fleet: Fleet) -> None:
             timeout=10,
             what="the fleet again",
         )
+
+
+def test_once_json_through_prometheus(
+    fleet: Fleet,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    argv = ["--once", "--format", "json", "--prometheus", fleet.server.url]
+    status = main([*argv, "--selector", 'job="haven"', "--window", "1m"])
+    document = orjson.loads(capsys.readouterr().out)
+    direct_keys = set(snapshot_document(Snapshot(taken_at=0, window_seconds=60)))
+    assert set(document) == direct_keys
+    assert [target["url"] for target in document["targets"]] == fleet.instances
+    assert all(target["up"] for target in document["targets"])
+    assert document["window_seconds"] == 60
+    assert document["traffic"]["requests_per_second"] > 0
+    assert document["latency_seconds"]["p95"] is not None
+    assert document["endpoints"]
+    names = {alert["name"]: alert["state"] for alert in document["alerts"]}
+    assert names["HavenNeverFires"] == "inactive"
+    firing = any(state == "firing" for state in names.values())
+    assert status == (1 if firing else 0)
