@@ -78,8 +78,10 @@ def scrape_config(
     job: str = "haven",
     scrape_interval: str = "1s",
     rule_file: str | None = None,
+    extra_jobs: dict[str, list[str]] | None = None,
 ) -> dict:
-    """Build a Prometheus config that scrapes `targets` ("host:port") as `job`."""
+    """Build a Prometheus config that scrapes `targets` ("host:port") as `job`,
+    and the targets of each of `extra_jobs` under that job name."""
     config: dict = {
         "global": {
             "scrape_interval": scrape_interval,
@@ -87,7 +89,8 @@ def scrape_config(
             "evaluation_interval": scrape_interval,
         },
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": list(targets)}]},
+            {"job_name": name, "static_configs": [{"targets": list(addresses)}]}
+            for name, addresses in {job: list(targets), **(extra_jobs or {})}.items()
         ],
     }
     if rule_file:
@@ -101,6 +104,7 @@ def start_prometheus(
     job: str = "haven",
     scrape_interval: str = "1s",
     rules: Sequence[dict] = (),
+    extra_jobs: dict[str, list[str]] | None = None,
     web_config: dict | None = None,
     scheme: str = "http",
     ca_file: str | None = None,
@@ -124,7 +128,11 @@ def start_prometheus(
         group = {"name": "haven-test", "interval": scrape_interval, "rules": rules}
         _write_json(rule_file, {"groups": [group]})
     config = scrape_config(
-        targets, job=job, scrape_interval=scrape_interval, rule_file=rule_file
+        targets,
+        job=job,
+        scrape_interval=scrape_interval,
+        rule_file=rule_file,
+        extra_jobs=extra_jobs,
     )
     # JSON is valid YAML, so the config files need no YAML writer.
     _write_json(workdir / "prometheus.yml", config)

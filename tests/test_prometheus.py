@@ -27,7 +27,7 @@ from prometheus_server import (
 from textual.widgets import Static
 
 from haven_top.cli import main
-from haven_top.core.snapshot import Snapshot
+from haven_top.core.snapshot import Snapshot, TargetStatus
 from haven_top.core.token import Secret
 from haven_top.demo.launcher import DemoProcess, start_demo
 from haven_top.headless import exit_status, snapshot_document
@@ -57,11 +57,18 @@ RULES = [
 
 
 class Fleet:
-    """Two demo instances and the Prometheus server that scrapes them."""
+    """Two demo instances and the Prometheus server that scrapes them.
 
-    def __init__(self, demos: list[DemoProcess], server: PrometheusServer) -> None:
+    The server also scrapes `dead`, a closed port, as job "haven-dead", which
+    the `job="haven"` selector of most tests leaves out.
+    """
+
+    def __init__(
+        self, demos: list[DemoProcess], server: PrometheusServer, dead: str
+    ) -> None:
         self.demos = demos
         self.server = server
+        self.dead = dead
         self.instances = sorted(demo.url.removeprefix("http://") for demo in demos)
 
 
@@ -71,8 +78,11 @@ def fleet() -> Iterator[Fleet]:
     server = None
     try:
         targets = [demo.url.removeprefix("http://") for demo in demos]
-        server = start_prometheus(targets, rules=RULES)
-        yield Fleet(demos, server)
+        dead = f"127.0.0.1:{free_port()}"
+        server = start_prometheus(
+            targets, rules=RULES, extra_jobs={"haven-dead": [dead]}
+        )
+        yield Fleet(demos, server, dead)
     finally:
         if server is not None:
             server.stop()
@@ -251,7 +261,9 @@ async def test_provider_rejects_bad_selector(fleet: Fleet) -> None:
 async def test_provider_sends_bearer_token(fleet: Fleet) -> None:
     proxy = BearerProxy(fleet.server.url, "s3cret-token")
     try:
-        good = PrometheusSettings(proxy.url, bearer_token=Secret("s3cret-token"))
+        good = PrometheusSettings(
+            proxy.url, selector='job="haven"', bearer_token=Secret("s3cret-token")
+        )
         bad = PrometheusSettings(proxy.url, bearer_token=Secret("wrong"))
         good_snapshot = await one_poll(good)
         bad_snapshot = await one_poll(bad)
@@ -375,3 +387,23 @@ def test_once_json_through_prometheus(
     assert names["HavenNeverFires"] == "inactive"
     firing = any(state == "firing" for state in names.values())
     assert status == (1 if firing else 0)
+
+
+async def test_provider_shows_instance_down(fleet: Fleet) -> None:
+    settings = PrometheusSettings(fleet.server.url, selector='job="haven-dead"')
+    provider = PrometheusProvider(settings, interval=0.5)
+    await provider.start()
+    try:
+
+        def down_with_reason() -> tuple[TargetStatus, ...]:
+            targets = provider.snapshot(window_seconds=WINDOW).targets
+            return targets if targets and targets[0].error else ()
+
+        (target,) = await until(down_with_reason, timeout=30, what="the dead target")
+    finally:
+        await provider.stop()
+    assert target.url == fleet.dead
+    assert target.up is False
+    assert target.error.startswith("Prometheus cannot scrape it: ")
+    assert "connection refused" in target.error
+    assert target.last_scrape_age is not None

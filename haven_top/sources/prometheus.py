@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 QUERY_THREADS = 4
 """Worker threads per provider; one poll sends about 15 requests."""
+TARGET_ERRORS_SECONDS = 10.0
+"""How long the scrape errors of down instances are reused before a new read."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,11 @@ class PrometheusProvider:
         self._history = HistoryBuffer(history_points)
         self._starts: dict[str, float] = {}
         self._restarts: dict[str, float] = {}
+        self._errors_cache: tuple[frozenset[str], float, dict[str, str]] = (
+            frozenset(),
+            0.0,
+            {},
+        )
         self._system_sampler = SystemSampler()
         self._self_sampler = SelfSampler()
         self._system = SystemStats()
@@ -320,18 +327,28 @@ class PrometheusProvider:
     async def _target_errors(
         self, instances: tuple[InstanceReading, ...]
     ) -> dict[str, str]:
-        down = {reading.instance for reading in instances if reading.up is False}
+        # The targets API lists every target of the server, which can be large,
+        # so it is read only when the set of down instances changes, or again
+        # after TARGET_ERRORS_SECONDS while some stay down.
+        down = frozenset(r.instance for r in instances if r.up is False)
         if not down:
+            self._errors_cache = (down, 0.0, {})
             return {}
+        cached_down, fetched_at, cached = self._errors_cache
+        if (
+            down == cached_down
+            and time.monotonic() - fetched_at < TARGET_ERRORS_SECONDS
+        ):
+            return cached
         results = await self._gather({"targets": self._client_or_fail().active_targets})
         targets = results["targets"]
-        if isinstance(targets, Exception):
-            return {}
-        errors = {}
-        for target in targets:
-            instance = target.get("labels", {}).get("instance")
-            if instance in down and target.get("lastError"):
-                errors[instance] = str(target["lastError"])
+        errors: dict[str, str] = {}
+        if not isinstance(targets, Exception):
+            for target in targets:
+                instance = target.get("labels", {}).get("instance")
+                if instance in down and target.get("lastError"):
+                    errors[instance] = str(target["lastError"])
+        self._errors_cache = (down, time.monotonic(), errors)
         return errors
 
     def _track_restarts(
