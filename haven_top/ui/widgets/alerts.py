@@ -32,7 +32,8 @@ class AlertsPane(Pane):
     """One line per alert: state, name, how long in that state, value, summary.
 
     States are words (FIRING, PENDING, ok), so the pane reads without colour.
-    The pane hides itself while no rule exists at all.
+    The pane hides itself while no rule exists at all, and on a short screen
+    while no alert is pending or firing (class `-quiet`).
     """
 
     TITLE = "Alerts"
@@ -49,6 +50,7 @@ class AlertsPane(Pane):
         pending = sum(1 for alert in snapshot.alerts if alert.state == "pending")
         self.show_title(f"Alerts · {firing} firing, {pending} pending")
         self.set_class(firing > 0, "-firing")
+        self.set_class(firing + pending == 0, "-quiet")
         body = self.query_one("#alerts-body", Static)
         set_text(body, alerts_content(snapshot.alerts, snapshot.taken_at))
 
