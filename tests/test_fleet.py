@@ -106,11 +106,12 @@ async def test_instances_table_matches_snapshot(size: tuple[int, int]) -> None:
         assert "Instances (3)" in str(pane.border_title)
 
 
-async def test_single_target_hides_instances() -> None:
+async def test_single_target_hides_instances_and_alerts() -> None:
     app = make_app(FakeProvider(full_snapshot()), interval=SLOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert not app.screen.query_one(InstancesPane).display
+        assert app.screen.query_one(AlertsPane).region.height == 0
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -43,8 +43,9 @@ class AlertsPane(Pane):
 
     def show(self, snapshot: Snapshot) -> None:
         """Render the alerts of `snapshot`."""
-        self.display = bool(snapshot.alerts)
-        if not self.display:
+        # Classes rather than `display`, which would override the stylesheet.
+        self.set_class(not snapshot.alerts, "-empty")
+        if not snapshot.alerts:
             return
         firing = sum(1 for alert in snapshot.alerts if alert.state == "firing")
         pending = sum(1 for alert in snapshot.alerts if alert.state == "pending")
