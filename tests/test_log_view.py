@@ -285,3 +285,123 @@ async def test_full_buffer_draws_quickly() -> None:
             "request 0 " in screen_rows(view)[0] or "request 0" in screen_rows(view)[0]
         )
     assert time.perf_counter() - started < 5
+
+
+async def test_hold_keeps_rows_when_top_evicted() -> None:
+    hub = make_hub(100, capacity=100)
+    app = LogApp(hub)
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(LogView)
+        view.focus()
+        await pilot.press("p")
+        before = screen_rows(view)
+        assert f"request {100 - view.size.height} " in before[0]
+        # Every record on screen is evicted, most of them before the poll.
+        hub.store.ingest([line(i) for i in range(100, 150)], "inst-a", time.time())
+        assert screen_rows(view) == before
+        hub.store.ingest([line(i) for i in range(150, 200)], "inst-a", time.time())
+        view.poll_store()
+        await pilot.pause()
+        assert screen_rows(view) == before
+        assert view.new_while_held == 100
+        assert view.evicted_while_held == 100
+        status = str(app.query_one("#log-status").render())
+        assert "HELD +100 new, 100 evicted since" in status
+        await pilot.press("end")
+        await pilot.pause()
+        assert "request 199" in screen_rows(view)[-1]
+        assert view.rows.ghost_count == 0
+
+
+async def test_held_evicted_rows_scroll_away() -> None:
+    hub = make_hub(100, capacity=100)
+    app = LogApp(hub)
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(LogView)
+        view.focus()
+        await pilot.press("p")
+        height = view.size.height
+        hub.store.ingest([line(i) for i in range(100, 110)], "inst-a", time.time())
+        view.poll_store()
+        await pilot.pause()
+        assert view.rows.ghost_count == 0
+        hub.store.ingest([line(i) for i in range(110, 200)], "inst-a", time.time())
+        view.poll_store()
+        await pilot.pause()
+        assert view.rows.ghost_count == height
+        # The cursor is on the bottom row; a page down puts it on the bottom
+        # row again, leaving one evicted row on screen.
+        await pilot.press("pagedown")
+        rows = screen_rows(view)
+        assert "request 99 " in rows[0]
+        assert "request 100 " in rows[1]
+        assert view.rows.ghost_count == 1
+        await pilot.press("pagedown")
+        assert view.rows.ghost_count == 0
+        assert f"request {99 + height - 1} " in screen_rows(view)[0]
+
+
+async def test_problem_keys_cross_evicted_rows() -> None:
+    store = LogStore(100)
+    lines = [line(i) for i in range(100)]
+    lines[85] = line(85, status=503)
+    store.ingest(lines, "a", 1.0)
+    app = LogApp(LogHub(store))
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(LogView)
+        view.focus()
+        await pilot.press("p")
+        store.ingest([line(i) for i in range(100, 199)], "a", 2.0)
+        store.ingest([line(199, level="ERROR")], "a", 2.0)
+        view.poll_store()
+        await pilot.pause()
+        await pilot.press("N")
+        record = view.cursor_record()
+        assert record is not None
+        assert record.status == 503
+        await pilot.press("n")
+        record = view.cursor_record()
+        assert record is not None
+        assert record.level_name == "ERROR"
+
+
+async def test_updates_skip_screen_layout(monkeypatch) -> None:  # noqa: ANN001
+    """A layout renders every widget on screen, so the log pane must not ask
+    for one when records arrive or the status line changes."""
+    from textual.widget import Widget
+
+    layouts: list[str] = []
+    original = Widget.refresh
+
+    def refresh(self: Widget, *regions, layout: bool = False, **options) -> Widget:  # noqa: ANN002, ANN003
+        if layout:
+            layouts.append(type(self).__name__)
+        return original(self, *regions, layout=layout, **options)
+
+    # More rows than the screen, so the scrollbar is shown from the start:
+    # showing it once is a layout.
+    hub = make_hub(30)
+    app = LogApp(hub)
+    async with app.run_test(size=(120, 20)) as pilot:
+        pane = app.query_one(LogPane)
+        await pilot.pause()
+        monkeypatch.setattr(Widget, "refresh", refresh)
+        for start in range(30, 60, 10):
+            hub.store.ingest([line(i) for i in range(start, start + 10)], "a", 1.0)
+            pane.poll()
+            await pilot.pause()
+        assert "request 59" in screen_rows(pane.view)[-1]
+        assert layouts == []
+
+
+async def test_idle_poll_draws_nothing() -> None:
+    app = LogApp(make_hub(10))
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(LogView)
+        await pilot.pause()
+        drawn: list[int] = []
+        view.render_line = lambda y: drawn.append(y) or LogView.render_line(view, y)  # type: ignore[method-assign]  # counts calls
+        for _ in range(3):
+            view.poll_store()
+            await pilot.pause()
+        assert drawn == []

@@ -18,7 +18,7 @@ from haven_top.core.logrequests import (
 )
 from haven_top.core.logstore import LogStore
 from haven_top.core.sanitize import cut, visible
-from haven_top.ui.widgets.log_view import format_clock, format_duration
+from haven_top.ui.widgets.log_format import format_clock, format_duration
 
 RECORD_CHARS = 20_000
 """Characters of one record shown on the request screen; the store keeps all."""
