@@ -43,6 +43,11 @@ DEFAULT_ENDPOINT_LIMIT = 20
 class MainScreen(Screen[None]):
     """Every pane of one snapshot, refreshed each interval unless paused."""
 
+    AUTO_FOCUS = "#endpoints-table"
+    """Enter on an endpoint lists its requests. The instances table comes first
+    in the DOM but is hidden for a single target, and a hidden widget drops the
+    focus it was given."""
+
     BINDINGS = [
         Binding(
             "p",

@@ -7,6 +7,7 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from haven_top.core.snapshot import EndpointStats, Snapshot
@@ -55,30 +56,44 @@ class EndpointsTable(DataTable[Text]):
     def show_rows(
         self, rows: tuple[EndpointStats, ...], sort_key: str, force: bool = False
     ) -> None:
-        """Replace the rows, rebuilding the columns when the width or sort changed.
+        """Show `rows`, rebuilding the columns when the width or sort changed.
 
         Unchanged rows are left alone unless `force` is set (after a resize).
+        With the same number of rows and columns, only the cells whose text
+        changed are replaced, so the cursor, the scroll position and the
+        column widths stay as they are.
         """
         unchanged = (rows, sort_key) == (self.rows_shown, self.sort_key)
         if unchanged and self.row_count and not force:
             return
         self.rows_shown = rows
         self.sort_key = sort_key
-        self._ensure_columns()
-        self.clear()
-        if not rows:
-            self.add_row(*self._empty_cells())
+        rebuilt = self._ensure_columns()
+        cells = [self._cells(row) for row in rows] if rows else [self._empty_cells()]
+        if not rebuilt and len(cells) == self.row_count:
+            self._replace_changed_cells(cells)
             return
-        for row in rows:
-            self.add_row(*self._cells(row))
+        self.clear()
+        for row_cells in cells:
+            self.add_row(*row_cells)
 
     def on_resize(self) -> None:
         self.show_rows(self.rows_shown, self.sort_key, force=True)
 
-    def _ensure_columns(self) -> None:
+    def _replace_changed_cells(self, cells: list[list[Text]]) -> None:
+        for row_index, row_cells in enumerate(cells):
+            shown = self.get_row_at(row_index)
+            for column_index, (old, new) in enumerate(
+                zip(shown, row_cells, strict=True)
+            ):
+                if not _same_text(old, new):
+                    self.update_cell_at(Coordinate(row_index, column_index), new)
+
+    def _ensure_columns(self) -> bool:
+        """Rebuild the columns when the width or sort changed; tell if it did."""
         width = self.scrollable_content_region.width
         if self._layout == (width, self.sort_key):
-            return
+            return False
         self._layout = (width, self.sort_key)
         self.clear(columns=True)
         self.add_column("method", width=METHOD_WIDTH)
@@ -86,6 +101,7 @@ class EndpointsTable(DataTable[Text]):
         for label, column_width in NUMBER_COLUMNS:
             marked = label + "▼" if SORT_COLUMNS.get(self.sort_key) == label else label
             self.add_column(Text(marked, justify="right"), width=column_width)
+        return True
 
     @property
     def endpoint_width(self) -> int:
@@ -139,6 +155,10 @@ class EndpointsPane(Pane):
         self.show_title(f"Endpoints · sorted by {self.sort_key}")
         self.table.show_rows(snapshot.endpoints, self.sort_key)
         self.show_age(snapshot.metrics_age)
+
+
+def _same_text(old: Text, new: Text) -> bool:
+    return (old.plain, old.style, old.justify) == (new.plain, new.style, new.justify)
 
 
 def _number(text: str, style: Style) -> Text:

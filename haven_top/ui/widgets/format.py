@@ -101,6 +101,21 @@ def age(seconds: float | None, missing: str = NO_DATA) -> str:
     return f"{hours // 24}d{hours % 24:02d}h"
 
 
+def whole_age(seconds: float | None, missing: str = NO_DATA) -> str:
+    """Format an age like `age` but in whole seconds, "<1s" below one second.
+
+    For labels redrawn on every refresh: tenths of a second would change each
+    time and repaint the label for no news.
+    """
+    if seconds is None:
+        return missing
+    if seconds < 1:
+        return "<1s"
+    if seconds < 10:
+        return f"{int(seconds)}s"
+    return age(seconds)
+
+
 def window(seconds: float) -> str:
     """Format a window length such as "1m" or "15m"."""
     if seconds >= 60 and seconds % 60 == 0:

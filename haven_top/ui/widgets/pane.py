@@ -39,9 +39,9 @@ class Pane(Vertical):
         if seconds is None:
             subtitle = fmt.NO_DATA
         elif stale:
-            subtitle = f"STALE {fmt.age(seconds)} ago"
+            subtitle = f"STALE {fmt.whole_age(seconds)} ago"
         else:
-            subtitle = f"{fmt.age(seconds)} ago"
+            subtitle = f"{fmt.whole_age(seconds)} ago"
         # Assigning a border text repaints the pane even when it is unchanged.
         if subtitle != self.border_subtitle:
             self.border_subtitle = subtitle

@@ -88,7 +88,7 @@ def scrape_age_text(target: TargetStatus) -> str:
     if target.last_scrape_age is None:
         return "never scraped" if target.up is False else "not scraped yet"
     prefix = "last scraped" if target.up is False else "scraped"
-    return f"{prefix} {fmt.age(target.last_scrape_age)} ago"
+    return f"{prefix} {fmt.whole_age(target.last_scrape_age)} ago"
 
 
 def countdown(seconds: float) -> str:
