@@ -18,8 +18,11 @@ from test_ui_fakes import (
     plain,
     table_rows,
 )
+from textual.widgets import Input
 
+from haven_top.core.logstore import LogStore
 from haven_top.core.snapshot import Latency, TargetStatus, Traffic
+from haven_top.sources.logstreams import LogHub
 from haven_top.ui.app import make_app
 from haven_top.ui.screens.help import HelpScreen
 from haven_top.ui.screens.main import MainScreen
@@ -330,16 +333,34 @@ async def test_keymap_remaps_pause() -> None:
         assert plain(app, "#paused-badge").endswith("· x resumes")
 
 
-async def test_quit_key_stops_provider() -> None:
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+async def test_quit_key_stops_provider(key: str) -> None:
     provider = FakeProvider(full_snapshot())
     app = make_app(provider, interval=SLOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert provider.started
-        await pilot.press("q")
+        await pilot.press(key)
         await pilot.pause()
+        assert not app.is_running
     assert provider.stopped
     assert app.return_code == 0
+
+
+async def test_ctrl_c_quits_from_text_field() -> None:
+    """Ctrl+C copies in a focused Input unless a priority binding quits first."""
+    hub = LogHub(LogStore(100))
+    app = make_app(FakeProvider(full_snapshot()), interval=SLOW, log_hub=hub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        field = app.screen.query_one("#log-filter", Input)
+        field.add_class("-open")
+        field.focus()
+        await pilot.pause()
+        assert app.focused is field
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
 
 
 async def test_progress_line_shows_until_data_flows() -> None:

@@ -64,6 +64,17 @@ class HavenTopApp(App[None]):
             tooltip="Show the keys and what each pane means.",
         ),
         Binding("q", "quit", "Quit", id="quit", tooltip="Stop monitoring and exit."),
+        # Textual binds ctrl+c to a hint about q; operators of top-like tools
+        # press it to leave. A priority binding also quits from a text field.
+        Binding(
+            "ctrl+c",
+            "quit",
+            "Quit",
+            id="interrupt",
+            show=False,
+            priority=True,
+            tooltip="Stop monitoring and exit, also from a text field.",
+        ),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-medium"), (180, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
