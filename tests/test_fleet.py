@@ -142,7 +142,8 @@ async def test_escape_shown_only_when_narrowed() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert "show_fleet" not in active_actions(app)
-        app.screen.query_one(InstancesTable).focus()
+        # Nothing else takes keys here, so the instances table has the focus.
+        assert app.focused is app.screen.query_one(InstancesTable)
         await pilot.press("enter")
         await pilot.pause()
         assert "show_fleet" in active_actions(app)

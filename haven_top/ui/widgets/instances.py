@@ -141,6 +141,12 @@ class InstancesPane(Pane):
             super().__init__()
             self.url = url
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        # Hidden until a snapshot shows a fleet, so that the table does not take
+        # the screen's first focus from the endpoints table.
+        self.display = False
+
     def compose(self) -> ComposeResult:
         yield InstancesTable(id="instances-table")
 
@@ -162,6 +168,9 @@ class InstancesPane(Pane):
         self.show_title(title)
         self.table.show_rows(targets, snapshot.selected_target)
         self.show_age(snapshot.metrics_age)
+        if self.app.focused is None:
+            # Nothing else takes keys, so Enter narrows right away.
+            self.table.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
