@@ -218,8 +218,9 @@ def add_display_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--theme",
         metavar="NAME",
-        help="colour theme: haven-dark (default), haven-light, haven-terminal "
-        "or a theme file of yours",
+        help="colour theme: haven-dark (default), haven-light, haven-terminal, "
+        "a Textual theme, or the name in a theme file of yours "
+        "(~/.config/haven-top/themes/*.toml)",
     )
 
 
@@ -446,6 +447,7 @@ def run_dashboard(
     from haven_top.sources import log_setup
     from haven_top.sources.admin import AdminOptions
     from haven_top.ui.app import make_app
+    from haven_top.ui.themes import ThemeError
 
     logs = logs or LogOptions()
     admin = with_demo_token(admin or AdminOptions(), settings.demo_token)
@@ -463,18 +465,25 @@ def run_dashboard(
     logging.getLogger("haven_top").addHandler(logging.NullHandler())
     logging.getLogger("haven_top").propagate = False
 
-    app = make_app(
-        make_collector(settings) if settings.targets or settings.prometheus else None,
-        interval=settings.interval,
-        theme=settings.theme,
-        window_seconds=settings.window_seconds,
-        no_color=bool(os.environ.get("NO_COLOR")),
-        read_only=settings.read_only,
-        keymap=dict(settings.keymap),
-        admin=admin,
-        log_hub=hub,
-        log_sources=sources,
-        log_filter=logs.filter_text,
-    )
+    try:
+        app = make_app(
+            make_collector(settings)
+            if settings.targets or settings.prometheus
+            else None,
+            interval=settings.interval,
+            theme=settings.theme,
+            window_seconds=settings.window_seconds,
+            no_color=bool(os.environ.get("NO_COLOR")),
+            read_only=settings.read_only,
+            keymap=dict(settings.keymap),
+            admin=admin,
+            log_hub=hub,
+            log_sources=sources,
+            log_filter=logs.filter_text,
+        )
+    except ThemeError as error:
+        # The settings check loads the same theme files, so this takes a file
+        # that changed since then, or a broken bundled theme.
+        return usage_error(str(error))
     app.run()
     return app.return_code or EXIT_OK

@@ -15,7 +15,6 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -291,38 +290,35 @@ def _path(value: object, origin: str) -> Path:
 def _theme(value: object, origin: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"invalid {origin}: {value!r}; use a theme name")
-    known = theme_names()
+    known, errors = _loadable_themes()
     if value in known or _is_textual_theme(value):
         return value
     listed = ", ".join(sorted(known))
-    raise ConfigError(f"unknown theme {value!r} in {origin}; use one of {listed}")
+    message = f"unknown theme {value!r} in {origin}; use one of {listed}"
+    if errors:
+        message += f" ({len(errors)} theme file(s) failed to load: {errors[0]})"
+    raise ConfigError(message)
 
 
 def theme_names(user_dir: Path | None = None) -> set[str]:
     """Return the names of the bundled themes and of the user's theme files.
 
-    Only the `name` key of each file is read, and a file that is not valid TOML
-    is skipped: the app checks theme files in full when it loads them.
+    A name is the `name` key inside a file that loads as a theme, the same
+    test the dashboard applies when it registers them.
     """
-    names = set()
-    folder = user_dir or user_config_path(APP_NAME) / "themes"
-    user_files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
-    bundled = list(files("haven_top.themes").iterdir())
-    for entry in bundled + user_files:
-        if not entry.name.endswith(".toml"):
-            continue
-        try:
-            name = tomllib.loads(entry.read_text(encoding="utf-8")).get("name")
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            continue
-        if isinstance(name, str):
-            names.add(name)
-    return names
+    return _loadable_themes(user_dir)[0]
+
+
+def _loadable_themes(user_dir: Path | None = None) -> tuple[set[str], list[str]]:
+    # Imported here, so that `--once` and the tests of this module load
+    # Textual only when a theme is named.
+    from haven_top.ui.themes import haven_themes
+
+    loaded, errors = haven_themes(user_dir)
+    return {theme.name for theme in loaded}, errors
 
 
 def _is_textual_theme(name: str) -> bool:
-    # Imported only here, so that `--once` and the tests of this module do not
-    # load Textual unless a theme name is not one of haven-top's own.
     from textual.theme import BUILTIN_THEMES
 
     return name in BUILTIN_THEMES

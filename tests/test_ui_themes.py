@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from test_ui_fakes import FakeProvider
 from textual.filter import Monochrome, NoColor
 
+from haven_top.config import ConfigError, build_settings, theme_names
 from haven_top.ui import themes
 from haven_top.ui.app import make_app
 
@@ -106,6 +110,60 @@ def test_unknown_theme_is_rejected_with_choices(tmp_path: Path) -> None:
         make_app(FakeProvider(), theme="neon", themes_dir=tmp_path)
     assert "'neon'" in str(raised.value)
     assert "haven-light" in str(raised.value)
+
+
+def run_python(args: list[str], config_home: Path) -> subprocess.CompletedProcess[str]:
+    """Run `python ARGS` with an empty config folder."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(config_home)}
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_unknown_theme_flag_exits_2(tmp_path: Path) -> None:
+    args = ["-m", "haven_top", "--theme", "neon", "http://127.0.0.1:9"]
+    result = run_python(args, tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert "unknown theme 'neon'" in last_line
+    assert "haven-dark, haven-light, haven-terminal" in last_line
+
+
+def test_settings_reject_theme_that_fails_to_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose `name` parses but whose colours do not is no theme to pick."""
+    folder = tmp_path / "haven-top" / "themes"
+    folder.mkdir(parents=True)
+    (folder / "broken.toml").write_text('name = "broken"\nprimary = "nope"\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    with pytest.raises(ConfigError) as raised:
+        build_settings({}, {"theme": "broken"})
+    assert "unknown theme 'broken' in --theme" in str(raised.value)
+    assert "broken.toml" in str(raised.value)
+    assert "broken" not in theme_names()
+
+
+def test_dashboard_theme_error_exits_2(tmp_path: Path) -> None:
+    """A theme the settings check did not see (the file changed since) exits 2."""
+    code = (
+        "from haven_top.cli import run_dashboard\n"
+        "from haven_top.config import Settings\n"
+        "settings = Settings(targets=('http://127.0.0.1:9',), theme='neon')\n"
+        "raise SystemExit(run_dashboard(settings))\n"
+    )
+    result = run_python(["-c", code], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "haven-top: error: unknown theme 'neon'; use one of haven-dark, "
+        "haven-light, haven-terminal, or a Textual theme"
+    ]
 
 
 def test_no_color_uses_terminal_theme_without_colour(tmp_path: Path) -> None:

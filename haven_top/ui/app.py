@@ -64,8 +64,9 @@ class HavenTopApp(App[None]):
             tooltip="Show the keys and what each pane means.",
         ),
         Binding("q", "quit", "Quit", id="quit", tooltip="Stop monitoring and exit."),
-        # Textual binds ctrl+c to a hint about q; operators of top-like tools
-        # press it to leave. A priority binding also quits from a text field.
+        # Textual binds ctrl+c to a hint that names the quit key, but operators
+        # of top-like tools press ctrl+c to leave. Priority makes it quit from
+        # a text field too.
         Binding(
             "ctrl+c",
             "quit",
@@ -108,17 +109,18 @@ class HavenTopApp(App[None]):
         """Token and transport options for the debug key; unused when read-only."""
         self.colourless = no_color or no_color_requested()
         self.set_class(self.colourless, "-no-color")
+        self.haven_theme_names: list[str] = []
+        """Names of the bundled and user themes, without Textual's own."""
         self.theme_errors = self._register_themes(themes_dir)
         self.theme = self._pick_theme(theme)
         if keymap:
             self.set_keymap(keymap)
 
     def _register_themes(self, themes_dir: Path | None) -> list[str]:
-        for theme in themes.bundled_themes():
+        loaded, errors = themes.haven_themes(themes_dir)
+        for theme in loaded:
             self.register_theme(theme)
-        user_themes, errors = themes.user_themes(themes_dir)
-        for theme in user_themes:
-            self.register_theme(theme)
+        self.haven_theme_names = [theme.name for theme in loaded]
         return errors
 
     def _pick_theme(self, requested: str | None) -> str:
@@ -126,8 +128,11 @@ class HavenTopApp(App[None]):
             return themes.TERMINAL_THEME
         name = requested or themes.DEFAULT_THEME
         if name not in self.available_themes:
-            known = ", ".join(sorted(self.available_themes))
-            raise themes.ThemeError(f"Unknown theme {name!r}; choose one of: {known}")
+            raise themes.ThemeError(
+                themes.unknown_theme_message(
+                    name, self.haven_theme_names, self.theme_errors
+                )
+            )
         return name
 
     def get_default_screen(self) -> Screen:
@@ -218,7 +223,7 @@ def make_app(
 
     Raises `ThemeError` for an unknown `theme`. With `provider` None and a
     `log_hub`, the app shows the logs alone. `keymap` maps binding ids
-    ("pause", "window", "sort", "help", "quit") to keys.
+    ("pause", "window", "sort", "help", "quit", "interrupt" for ctrl+c) to keys.
     """
     return HavenTopApp(
         provider,

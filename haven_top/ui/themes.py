@@ -74,6 +74,29 @@ def user_themes(folder: Path | None = None) -> tuple[list[Theme], list[str]]:
     return themes, errors
 
 
+def haven_themes(folder: Path | None = None) -> tuple[list[Theme], list[str]]:
+    """Load the bundled themes, then the user's from `folder` (default: theirs).
+
+    The app registers these, and the config check accepts their names, so both
+    go by the `name` key inside each file that loads. Returns the themes and a
+    one-line error for each user file that failed.
+    """
+    user, errors = user_themes(folder)
+    return bundled_themes() + user, errors
+
+
+def unknown_theme_message(
+    name: str, known: Iterable[str], errors: Iterable[str] = ()
+) -> str:
+    """Describe an unknown theme `name`, listing `known` and the files that failed."""
+    listed = ", ".join(sorted(known))
+    message = f"unknown theme {name!r}; use one of {listed}, or a Textual theme"
+    failed = list(errors)
+    if failed:
+        message += f" ({len(failed)} theme file(s) failed to load: {failed[0]})"
+    return message
+
+
 def load_theme(path: Traversable | Path) -> Theme:
     """Read one theme file; raise `ThemeError` saying what is wrong and where."""
     try:
