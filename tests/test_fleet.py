@@ -111,6 +111,7 @@ async def test_single_target_hides_instances_and_alerts() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert not app.screen.query_one(InstancesPane).display
+        assert "focus_instances" not in active_actions(app)
         assert app.screen.query_one(AlertsPane).region.height == 0
 
 
@@ -137,12 +138,13 @@ async def test_enter_narrows_and_escape_widens(size: tuple[int, int]) -> None:
         assert "3 targets" in plain(app, "#title-view")
 
 
-async def test_escape_shown_only_when_narrowed() -> None:
+async def test_keys_to_narrow_and_widen() -> None:
     app = make_app(NarrowingProvider(fleet_snapshot()), interval=SLOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert "show_fleet" not in active_actions(app)
-        # Nothing else takes keys here, so the instances table has the focus.
+        assert "focus_instances" in active_actions(app)
+        await pilot.press("i")
         assert app.focused is app.screen.query_one(InstancesTable)
         await pilot.press("enter")
         await pilot.pause()

@@ -71,6 +71,14 @@ class MainScreen(Screen[None]):
             tooltip="Cycle the endpoints order: request rate, errors, p95 latency.",
         ),
         Binding(
+            "i",
+            "focus_instances",
+            "Instances",
+            id="instances",
+            tooltip="Move to the instances table; Enter on a row narrows every "
+            "pane to that instance.",
+        ),
+        Binding(
             "escape",
             "show_fleet",
             "All instances",
@@ -224,10 +232,12 @@ class MainScreen(Screen[None]):
         pick_endpoint_request(self.app, self.log_hub.store, row.method, row.endpoint)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
-        """Hide and disable the debug key in read-only mode, and Esc while the
-        panes show the whole fleet."""
+        """Hide and disable the debug key in read-only mode, the instances key
+        with one target, and Esc while the panes show the whole fleet."""
         if action == "show_fleet":
             return self.selected_target is not None
+        if action == "focus_instances":
+            return self.query_one(InstancesPane).display
         return action != "debug" or not self.read_only
 
     def on_instances_pane_selected(self, event: InstancesPane.Selected) -> None:
@@ -235,6 +245,9 @@ class MainScreen(Screen[None]):
         self.selected_target = event.url
         self.refresh_bindings()
         self.apply_setting(f"showing {event.url} only")
+
+    def action_focus_instances(self) -> None:
+        self.query_one(InstancesPane).table.focus()
 
     def action_show_fleet(self) -> None:
         self.selected_target = None

@@ -1,8 +1,9 @@
 """The instances pane: one table row per instance of a fleet.
 
-Enter (or a click) on a row narrows every pane to that instance; the screen
-binds Esc to go back to the whole fleet. The pane hides itself while there is
-only one instance, where the targets line already shows everything.
+Enter (or a click) on a row narrows every pane to that instance. The screen
+binds `i` to move to the table and Esc to go back to the whole fleet. The pane
+hides itself while there is only one instance, where the targets line already
+shows everything.
 """
 
 from __future__ import annotations
@@ -157,11 +158,15 @@ class InstancesPane(Pane):
     def show(self, snapshot: Snapshot) -> None:
         """Show one row per target; hide the pane while there is only one."""
         targets = snapshot.targets
-        self.display = len(targets) > 1 or snapshot.selected_target is not None
-        if not self.display:
+        shown = len(targets) > 1 or snapshot.selected_target is not None
+        if shown != self.display:
+            self.display = shown
+            # The screen's instances key is shown only with the pane.
+            self.screen.refresh_bindings()
+        if not shown:
             return
         if snapshot.selected_target is None:
-            title = f"Instances ({len(targets)}) · Enter narrows to one"
+            title = f"Instances ({len(targets)}) · Enter on a row narrows to it"
         else:
             name = short_url(snapshot.selected_target)
             title = f"Instances · showing {name} only · Esc for all"
