@@ -162,6 +162,18 @@ async def test_missing_endpoint_message(scripted: ScriptedServer) -> None:
         assert result.message.startswith(f"{scripted.url} has no debug endpoint")
 
 
+async def test_not_implemented_is_no_endpoint(scripted: ScriptedServer) -> None:
+    scripted.script = [(501, "{}"), (200, ok_body(30))]
+    result = await client().set_debug(scripted.url, True, 30)
+    assert result.outcome is Outcome.NO_ENDPOINT
+    assert result.attempts == 1
+    assert len(scripted.received) == 1
+    assert result.message == (
+        f"{scripted.url} has no debug endpoint: POST /admin/debug returned "
+        "HTTP 501 Not Implemented; use a Haven service that supports it"
+    )
+
+
 async def test_server_error_retried_once(scripted: ScriptedServer) -> None:
     scripted.script = [(503, "{}"), (200, ok_body(30))]
     result = await client().set_debug(scripted.url, True, 30)
@@ -199,8 +211,31 @@ async def test_refused_connection_reported() -> None:
     result = await client().set_debug(target, True, 30)
     assert result.outcome is Outcome.UNREACHABLE
     assert result.attempts == 2
-    assert target in result.message
-    assert "\n" not in result.message
+    assert result.message == (
+        f"debug request to {target} failed (2 attempts): connection refused; "
+        "check that the service is running and listens on that host and port"
+    )
+
+
+async def test_url_password_hidden(scripted: ScriptedServer) -> None:
+    target = scripted.url.replace("http://", "http://user:SECRETPW@")
+    scripted.script = [(400, f'{{"error": "no {target} here"}}')]
+    result = await client().set_debug(target, True, 30)
+    assert result.outcome is Outcome.INVALID
+    assert result.target == target
+    assert "SECRETPW" not in result.message
+    assert result.message.startswith(
+        scripted.url.replace("http://", "http://user:***@")
+    )
+
+
+async def test_control_characters_made_visible(scripted: ScriptedServer) -> None:
+    scripted.script = [(400, '{"error": "\x1b[2J\x1b]0;title\x07 \x00"}')]
+    result = await client().set_debug(scripted.url, True, 30)
+    assert result.outcome is Outcome.INVALID
+    assert "\x1b" not in result.message
+    assert "\x00" not in result.message
+    assert "^[[2J^[]0;title^G ^@" in result.message
 
 
 async def test_echoed_token_is_redacted(scripted: ScriptedServer) -> None:

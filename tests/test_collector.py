@@ -202,8 +202,35 @@ async def test_unparsable_body_is_garbage(
     await collector.start()
     target = await wait_for_target(collector, server.url, lambda t: t.up is False)
     assert target.error is not None
-    assert target.error.startswith(f"{server.url}/metrics: not Prometheus metrics (")
-    assert "\n" not in target.error
+    assert target.error == (
+        f"{server.url}/metrics: no samples; first bad line 1: invalid metric name: "
+        "'\\x00\\x01 this is {not an exposition'; check that the target is the "
+        "base URL of a Haven service, whose /metrics serves Prometheus text"
+    )
+
+
+async def test_url_password_hidden_in_snapshot(
+    collector_factory: CollectorFactory, server: ScriptedServer
+) -> None:
+    """A password in a target URL is used for requests but never shown."""
+    serve_metrics(server)
+    target = server.url.replace("http://", "http://user:SECRETPW@")
+    shown = server.url.replace("http://", "http://user:***@")
+    down = f"http://user:SECRETPW@127.0.0.1:{free_port()}"
+    collector = collector_factory([target, down])
+    await collector.start()
+    status = await wait_for_target(collector, shown, lambda t: t.up is True)
+    assert status.live is True
+
+    snapshot = collector.snapshot(window_seconds=WINDOW, selected_target=shown)
+    assert snapshot.selected_target == shown
+    assert [t.url for t in snapshot.targets] == [shown, down.replace("SECRETPW", "***")]
+    assert "SECRETPW" not in repr(snapshot)
+    assert collector.targets == (target, down)
+    basic = [
+        h for _, h in server.requests if h.get("Authorization", "")[:6] == "Basic "
+    ]
+    assert basic, "the requests lost the URL's credentials"
 
 
 async def test_error_status_is_garbage(

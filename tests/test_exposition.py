@@ -207,9 +207,10 @@ def test_parse_help_type_unit_and_comments() -> None:
         ('m{a="1",a="2"} 1', "duplicate label"),
         ("m", "missing value"),
         ("m ", "missing value"),
-        ("m abc", "invalid value 'abc'"),
+        ("m abc", "value 'abc' is not a number"),
         ('m{a="1"}1', "expected a space"),
-        ("m 1 abc", "invalid timestamp 'abc'"),
+        ("m 1 abc", "timestamp 'abc' is not a number"),
+        ("m abc 1 2", "value 'abc' is not a number"),
         ("m 1 2 3", "unexpected text after the timestamp"),
         ("# TYPE m nonsense", "unknown metric type 'nonsense'"),
         ("# TYPE", "TYPE line without a valid metric name"),
@@ -255,11 +256,11 @@ def test_parse_warns_about_text_after_eof() -> None:
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        (b"", "empty exposition body"),
-        (b"\n\n  \n", "empty exposition body"),
+        (b"", "no samples; the body is empty"),
+        (b"\n\n  \n", "no samples; the body is empty"),
         (b"<!DOCTYPE html>\n<html><body>Not here</body></html>\n", "line 1"),
         (b'{"status": "alive"}', "invalid metric name"),
-        (b"# HELP a only help\n# TYPE a gauge\n", "only comments"),
+        (b"# HELP a only help\n# TYPE a gauge\n", "the body has only comments"),
         (b"\x00\xff\xfe garbage", "invalid metric name"),
     ],
 )
@@ -359,5 +360,25 @@ def test_parser_cached_series_with_bad_value_warns() -> None:
     assert exposition.first_value("m") is None
     assert exposition.first_value("n") == 2.0
     assert exposition.warnings == [
-        "line 1: invalid value 'oops', expected a number: 'm{a=\"1\"} oops'"
+        "line 1: value 'oops' is not a number: 'm{a=\"1\"} oops'"
     ]
+
+
+def test_no_samples_message_names_first_bad_line() -> None:
+    body = b"# a comment\ngarbage {{{ not prom at all, and then some more text\nx y\n"
+    with pytest.raises(ExpositionError) as caught:
+        parse(body)
+
+    assert str(caught.value) == (
+        "no samples; first bad line 2: value '{{{' is not a number: "
+        "'garbage {{{ not prom at all, and then...'"
+    )
+
+
+def test_no_samples_message_escapes_control_characters() -> None:
+    with pytest.raises(ExpositionError) as caught:
+        parse(b"\x1b]0;title\x07 \x1b[2J\n")
+
+    message = str(caught.value)
+    assert "\x1b" not in message
+    assert "\\x1b]0;title\\x07" in message

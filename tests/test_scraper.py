@@ -166,6 +166,18 @@ async def test_scrape_refused_names_url_and_fix() -> None:
     assert "\n" not in result.error
 
 
+async def test_scrape_error_hides_url_password() -> None:
+    port = free_port()
+    url = f"http://user:SECRETPW@127.0.0.1:{port}"
+    async with make_client(TIMEOUTS) as client:
+        result = await scrape(client, url, TIMEOUTS)
+    assert result.error is not None
+    assert "SECRETPW" not in result.error
+    assert result.error.startswith(
+        f"http://user:***@127.0.0.1:{port}/metrics: connection refused"
+    )
+
+
 async def test_scrape_html_page_is_garbage(server: ScriptedServer) -> None:
     page = b"<!DOCTYPE html><html><body>Sign in</body></html>"
     server.routes["/metrics"] = (200, "text/html; charset=utf-8", page, 0)
@@ -274,6 +286,20 @@ async def test_health_not_ready_keeps_error_text(server: ScriptedServer) -> None
     assert result.ready is False
     assert result.ready_error == "database is locked (after 3 tries)"
     assert result.error is None
+
+
+async def test_health_hostile_text_made_visible(server: ScriptedServer) -> None:
+    """Escape sequences in a target's health payload must not reach a terminal."""
+    server.routes["/health/live"] = (200, "application/json", b'{"status":"alive"}', 0)
+    server.routes["/health/ready"] = ready_json(
+        status="not ready",
+        error="db \x1b[2J down \x00 \x1b]0;TITLE\x07",
+        dependencies={"data\x1b[31mbase": "heal\x9bthy"},
+    )
+    async with make_client(TIMEOUTS) as client:
+        result = await check_health(client, server.url, TIMEOUTS)
+    assert result.ready_error == "db ^[[2J down ^@ ^[]0;TITLE^G"
+    assert result.dependencies == {"data^[[31mbase": "heal\\x9bthy"}
 
 
 async def test_health_503_without_json(server: ScriptedServer) -> None:

@@ -320,12 +320,15 @@ class _LineContext:
         self.eof_line = 0
         self.malformed = 0
         self.first_problem: str | None = None
+        """The first malformed line, briefly, for `ExpositionError`."""
 
     def warn(self, lineno: int, problem: str, line: str) -> None:
         message = f"line {lineno}: {problem}: {_snippet(line)}"
         self.malformed += 1
         if self.first_problem is None:
-            self.first_problem = message
+            self.first_problem = (
+                f"first bad line {lineno}: {problem}: {_snippet(line, 40)}"
+            )
         if self.malformed <= MAX_WARNINGS:
             self.result.warnings.append(message)
 
@@ -441,19 +444,21 @@ def _parse_value_part(rest: str) -> tuple[float, float | None]:
     tokens = head.split()
     if not tokens:
         raise _LineError("missing value")
-    if len(tokens) > 2:
-        raise _LineError("unexpected text after the timestamp")
+    # Checked in reading order, so the problem named is the first one.
     value = _parse_number(tokens[0], "value")
     if len(tokens) == 1:
         return value, None
-    return value, _parse_number(tokens[1], "timestamp")
+    timestamp = _parse_number(tokens[1], "timestamp")
+    if len(tokens) > 2:
+        raise _LineError("unexpected text after the timestamp")
+    return value, timestamp
 
 
 def _parse_number(token: str, what: str) -> float:
     try:
         return float(token)
     except ValueError:
-        raise _LineError(f"invalid {what} {token!r}, expected a number") from None
+        raise _LineError(f"{what} {_cut(token, 12)!r} is not a number") from None
 
 
 def _unescape(raw: str) -> str:
@@ -498,18 +503,18 @@ def _has_created_series(result: Exposition, base: str) -> bool:
     return any(sibling in result.samples for sibling in siblings)
 
 
-def _snippet(line: str) -> str:
-    text = line.strip()
-    if len(text) > _SNIPPET_LENGTH:
-        text = text[: _SNIPPET_LENGTH - 3] + "..."
-    return repr(text)
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _snippet(line: str, limit: int = _SNIPPET_LENGTH) -> str:
+    # repr() quotes the text and escapes control characters, so a hostile
+    # body cannot put escape sequences into a message.
+    return repr(_cut(line.strip(), limit))
 
 
 def _no_samples_message(text: str, context: _LineContext) -> str:
     if not text.strip():
-        return "empty exposition body: expected Prometheus or OpenMetrics text"
-    detail = context.first_problem or "only comments"
-    return (
-        f"no metric samples in the body ({detail}): expected Prometheus or "
-        "OpenMetrics text; check that the URL serves /metrics"
-    )
+        return "no samples; the body is empty"
+    detail = context.first_problem or "the body has only comments"
+    return f"no samples; {detail}"

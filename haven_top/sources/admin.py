@@ -20,11 +20,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from haven_top.core.sanitize import visible
 from haven_top.core.token import (
     AdminToken,
     Secret,
     check_target,
 )
+from haven_top.core.urls import redact_url
+from haven_top.sources.scraper import failure_reason
 
 DEBUG_PATH = "/admin/debug"
 DEFAULT_TIMEOUT = 5.0
@@ -32,7 +35,9 @@ DEFAULT_RETRY_DELAY = 1.0
 MAX_DURATION = 86_400
 """Upper bound for a requested duration in seconds (one day)."""
 MAX_ATTEMPTS = 2
-"""One retry after a timeout, a connection failure or a 5xx."""
+"""One retry after a timeout, a connection failure or a 5xx other than 501."""
+NO_ENDPOINT_STATUSES = (404, 405, 501)
+"""Statuses that mean the service has no `/admin/debug`; never retried."""
 
 _DETAIL_CHARS = 120
 
@@ -44,7 +49,7 @@ class Outcome(enum.Enum):
     REJECTED = "rejected"
     """401 or 403: the token is wrong or missing."""
     NO_ENDPOINT = "no_endpoint"
-    """404 or 405: the service has no `/admin/debug`."""
+    """404, 405 or 501: the service has no `/admin/debug`."""
     SERVER_ERROR = "server_error"
     TIMEOUT = "timeout"
     UNREACHABLE = "unreachable"
@@ -61,7 +66,8 @@ class DebugResult:
     """The state that was requested."""
     outcome: Outcome
     message: str
-    """One line for the operator; never contains the token."""
+    """One line for the operator; never contains the token or a URL's
+    password, and shows control characters from the service visibly."""
     status: int | None = None
     until: float | None = None
     """Local Unix time when debug logging ends, for a successful enable."""
@@ -107,8 +113,9 @@ def debug_url(target: str) -> str:
 
 
 class AdminClient:
-    """Sends `POST /admin/debug` to targets; one retry on a timeout, a connection
-    failure or a 5xx, which is safe because the request sets a state."""
+    """Sends `POST /admin/debug` to targets, with one retry on a timeout, a
+    connection failure or a 5xx other than 501. The retry is safe because the
+    request sets a state."""
 
     def __init__(
         self,
@@ -171,7 +178,7 @@ class AdminClient:
             # else ends here because its traceback would run through httpcore
             # frames whose locals hold the Authorization header.
             reason = _one_line(f"{type(exc).__name__}: {exc}")
-            message = f"debug request to {target} failed unexpectedly: {reason}"
+            message = f"debug request to {_shown(target)} failed unexpectedly: {reason}"
             result = DebugResult(target, enabled, Outcome.INVALID, message)
         return self._redact(result)
 
@@ -189,16 +196,17 @@ class AdminClient:
                 if attempt == MAX_ATTEMPTS:
                     return _transport_failure(target, body, exc, attempt, self.timeout)
             else:
-                if attempt == MAX_ATTEMPTS or not response.is_server_error:
+                if attempt == MAX_ATTEMPTS or not _is_retried(response):
                     return _classify(target, body, response, sent_at, attempt)
             await asyncio.sleep(self.retry_delay)
             attempt += 1
 
     def _redact(self, result: DebugResult) -> DebugResult:
         # A service could echo the header in an error body; never pass it on.
-        if self._token.reveal() not in result.message:
-            return result
         message = result.message.replace(self._token.reveal(), "********")
+        message = visible(redact_url(message))
+        if message == result.message:
+            return result
         return DebugResult(
             result.target,
             result.enabled,
@@ -215,6 +223,7 @@ def _check_request(
 ) -> DebugResult | None:
     refusal = check_target(target, allow_insecure=allow_insecure)
     if refusal is not None:
+        refusal = redact_url(refusal)
         outcome = Outcome.INVALID if refusal.startswith("invalid") else Outcome.REFUSED
         return DebugResult(target, enabled, outcome, refusal)
     if enabled and (duration is None or not 1 <= duration <= MAX_DURATION):
@@ -230,6 +239,15 @@ def _headers() -> dict[str, str]:
     return {"X-Request-ID": f"haven-top-admin-{uuid.uuid4()}"}
 
 
+def _is_retried(response: httpx.Response) -> bool:
+    # 501 Not Implemented means the endpoint does not exist, so a retry cannot help.
+    return response.is_server_error and response.status_code != 501
+
+
+def _shown(target: str) -> str:
+    return visible(redact_url(target))
+
+
 def _transport_failure(
     target: str,
     body: dict[str, object],
@@ -241,14 +259,12 @@ def _transport_failure(
     tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
     if isinstance(error, httpx.TimeoutException):
         message = (
-            f"debug request to {target} timed out after {timeout:g} s ({tries}): "
-            "check that the service is up, or raise the timeout"
+            f"debug request to {_shown(target)} timed out after {timeout:g} s "
+            f"({tries}): check that the service is up, or raise the timeout"
         )
         return DebugResult(target, enabled, Outcome.TIMEOUT, message, attempts=attempts)
-    reason = _one_line(str(error)) or type(error).__name__
     message = (
-        f"debug request to {target} failed ({tries}): {reason}; "
-        "check the URL and that the service is up"
+        f"debug request to {_shown(target)} failed ({tries}): {failure_reason(error)}"
     )
     return DebugResult(target, enabled, Outcome.UNREACHABLE, message, attempts=attempts)
 
@@ -262,6 +278,8 @@ def _classify(
 ) -> DebugResult:
     enabled = bool(body["enabled"])
     status = response.status_code
+    reason = httpx.codes.get_reason_phrase(status)
+    target_text = _shown(target)
 
     def result(
         outcome: Outcome, message: str, until: float | None = None
@@ -271,44 +289,46 @@ def _classify(
     if status in (401, 403):
         return result(
             Outcome.REJECTED,
-            f"admin token rejected by {target} (HTTP {status}): "
+            f"admin token rejected by {target_text} (HTTP {status}): "
             "check HAVEN_ADMIN_TOKEN or the admin token file",
         )
-    if status in (404, 405):
+    if status in NO_ENDPOINT_STATUSES:
         return result(
             Outcome.NO_ENDPOINT,
-            f"{target} has no debug endpoint (HTTP {status} for POST {DEBUG_PATH})",
+            f"{target_text} has no debug endpoint: POST {DEBUG_PATH} returned "
+            f"HTTP {status} {reason}; use a Haven service that supports it",
         )
     if response.is_server_error:
         tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
         return result(
             Outcome.SERVER_ERROR,
-            f"debug request to {target} failed with HTTP {status} ({tries}): "
+            f"debug request to {target_text} failed with HTTP {status} ({tries}): "
             "try again later or check the service's logs",
         )
     if response.is_redirect:
         location = _one_line(response.headers.get("location", ""))
         return result(
             Outcome.INVALID,
-            f"{target} redirects POST {DEBUG_PATH} to {location or 'elsewhere'} "
-            f"(HTTP {status}): use the final URL as the target",
+            f"{target_text} redirects POST {DEBUG_PATH} to "
+            f"{location or 'elsewhere'} (HTTP {status}): use the final URL as the "
+            "target",
         )
     if not response.is_success:
         detail = _one_line(response.text)
         suffix = f": {detail}" if detail else ""
         return result(
             Outcome.INVALID,
-            f"{target} rejected the debug request with HTTP {status}{suffix}",
+            f"{target_text} rejected the debug request with HTTP {status}{suffix}",
         )
     if not enabled:
-        return result(Outcome.OK, f"debug logging off on {target}")
+        return result(Outcome.OK, f"debug logging off on {target_text}")
     duration = int(body["duration"])  # type: ignore[call-overload]
     remaining = _granted_seconds(response, duration)
     until = sent_at + remaining
     clock = datetime.fromtimestamp(until).strftime("%H:%M:%S")
     return result(
         Outcome.OK,
-        f"debug logging on for {remaining:.0f} s on {target}, until {clock}",
+        f"debug logging on for {remaining:.0f} s on {target_text}, until {clock}",
         until,
     )
 
@@ -341,8 +361,7 @@ def _parse_iso(text: str) -> datetime:
 
 
 def _one_line(text: str) -> str:
-    printable = "".join(c if c.isprintable() else " " for c in text)
-    line = " ".join(printable.split())
+    line = visible(" ".join(text.split()))
     if len(line) > _DETAIL_CHARS:
         line = line[: _DETAIL_CHARS - 3] + "..."
     return line

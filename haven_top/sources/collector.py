@@ -21,6 +21,7 @@ from haven_top.core.alerts import AlertEvaluator, AlertRule, measure_from_state
 from haven_top.core.exposition import ExpositionError
 from haven_top.core.snapshot import Snapshot
 from haven_top.core.state import MonitorState
+from haven_top.core.urls import redact_url
 from haven_top.sources.health import HealthResult, check_health
 from haven_top.sources.scraper import (
     ScrapeResult,
@@ -29,6 +30,7 @@ from haven_top.sources.scraper import (
     make_client,
     poll_forever,
     scrape,
+    shown_url,
 )
 from haven_top.sources.system import SelfSampler, SystemSampler
 
@@ -63,6 +65,10 @@ class Collector:
         )
         """The direct-mode alert rules, evaluated once per interval."""
         self._targets = tuple(targets)
+        self._shown = {target: redact_url(target) for target in self._targets}
+        """Each target as snapshots show it, with its URL's password hidden."""
+        self._by_shown = {shown: target for target, shown in self._shown.items()}
+        self._hides_passwords = self._shown != {t: t for t in self._targets}
         self._scraped: dict[str, bool] = {}
         """Target to whether its last scrape succeeded, once it had one."""
         self._health_checked: set[str] = set()
@@ -125,10 +131,16 @@ class Collector:
         endpoint_sort: str = "rate",
         endpoint_limit: int | None = None,
     ) -> Snapshot:
-        """Build a snapshot of the window ending now from the state."""
+        """Build a snapshot of the window ending now from the state.
+
+        Target URLs in the snapshot have their passwords hidden; such a URL
+        is accepted back as `selected_target`.
+        """
         now = time.time()
         # Evaluated here too, so the alerts match the numbers of this snapshot.
         self._evaluate_alerts_at(now)
+        if selected_target is not None:
+            selected_target = self._by_shown.get(selected_target, selected_target)
         snapshot = self.state.snapshot(
             now,
             window_seconds,
@@ -136,7 +148,20 @@ class Collector:
             endpoint_sort=endpoint_sort,
             endpoint_limit=endpoint_limit,
         )
-        return dataclasses.replace(snapshot, alerts=self.alerts.alerts())
+        snapshot = dataclasses.replace(snapshot, alerts=self.alerts.alerts())
+        return self._with_shown_urls(snapshot)
+
+    def _with_shown_urls(self, snapshot: Snapshot) -> Snapshot:
+        if not self._hides_passwords:
+            return snapshot
+        targets = tuple(
+            dataclasses.replace(status, url=self._shown.get(status.url, status.url))
+            for status in snapshot.targets
+        )
+        selected = snapshot.selected_target
+        if selected is not None:
+            selected = self._shown.get(selected, selected)
+        return dataclasses.replace(snapshot, targets=targets, selected_target=selected)
 
     @property
     def progress(self) -> str:
@@ -178,7 +203,7 @@ class Collector:
                 self.record_scrape(await scrape(self._client, target, self.timeouts))
             except Exception:
                 # A bug in parsing or the state must not end this target's polls.
-                logger.exception("scraping %s failed unexpectedly", target)
+                logger.exception("scraping %s failed unexpectedly", self._shown[target])
 
         return poll
 
@@ -189,7 +214,9 @@ class Collector:
                 result = await check_health(self._client, target, self.timeouts)
                 self.record_health(result)
             except Exception:
-                logger.exception("health check of %s failed unexpectedly", target)
+                logger.exception(
+                    "health check of %s failed unexpectedly", self._shown[target]
+                )
 
         return poll
 
@@ -213,7 +240,8 @@ class Collector:
                 error = describe_exposition_error(target, exc)
             else:
                 if warnings:
-                    logger.debug("%s: skipped %d bad lines", target, len(warnings))
+                    shown = self._shown.get(target, target)
+                    logger.debug("%s: skipped %d bad lines", shown, len(warnings))
         if error is not None:
             self.state.record_scrape_failure(target, error, result.at)
         self._scraped[target] = error is None
@@ -242,14 +270,13 @@ class Collector:
         if error is not None:
             logger.warning("%s failed: %s", kind, error)
         elif previous:
-            logger.info("%s of %s succeeds again", kind, target)
+            logger.info("%s of %s succeeds again", kind, redact_url(target))
 
 
 def describe_exposition_error(target: str, exc: ExpositionError) -> str:
     """Explain a `/metrics` body that contains no usable samples, in one line."""
-    url = join_url(target, "/metrics")
-    detail = " ".join(str(exc).split())[:160]
+    url = shown_url(join_url(target, "/metrics"))
     return (
-        f"{url}: not Prometheus metrics ({detail}); check that the URL is the base "
-        "URL of a Haven service"
+        f"{url}: {exc}; check that the target is the base URL of a Haven service, "
+        "whose /metrics serves Prometheus text"
     )

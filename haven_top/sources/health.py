@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
+from haven_top.core.sanitize import visible
 from haven_top.sources.scraper import (
     FetchResult,
     Timeouts,
@@ -26,6 +27,8 @@ from haven_top.sources.scraper import (
 
 MAX_ERROR_CHARS = 200
 """Longest 503 error text kept, so that it fits on one line of the screen."""
+MAX_DEPENDENCY_CHARS = 80
+"""Maximum characters kept of a dependency name or state."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,8 @@ def read_dependencies(payload: dict[str, Any]) -> dict[str, str]:
     """Map each dependency to its state as text: "healthy", "unhealthy" ...
 
     A state given as an object such as `{"status": "healthy", ...}` is reduced
-    to its `status`; other values are shown as JSON text.
+    to its `status`; other values are shown as JSON text. Control characters
+    in names and states are made visible, because the target chooses them.
     """
     raw = payload.get("dependencies")
     if not isinstance(raw, dict):
@@ -104,12 +108,18 @@ def read_dependencies(payload: dict[str, Any]) -> dict[str, str]:
             state = state["status"]
         if not isinstance(state, str):
             state = orjson.dumps(state).decode()
-        dependencies[str(name)] = state
+        dependencies[_shown(str(name))] = _shown(state)
     return dependencies
 
 
+def _shown(text: str, limit: int = MAX_DEPENDENCY_CHARS) -> str:
+    flat = visible(text)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def read_error_text(payload: dict[str, Any], body: bytes) -> str:
-    """Return the `error` of a 503 payload, or the raw body when it has none."""
+    """Return the `error` of a 503 payload, or the raw body when it has none,
+    as one line with control characters made visible."""
     error = payload.get("error")
     if error is None:
         text = body.decode("utf-8", errors="replace")
@@ -118,6 +128,4 @@ def read_error_text(payload: dict[str, Any], body: bytes) -> str:
     else:
         text = orjson.dumps(error).decode()
     flat = " ".join(text.split()) or "no error text"
-    if len(flat) > MAX_ERROR_CHARS:
-        flat = flat[: MAX_ERROR_CHARS - 1] + "…"
-    return flat
+    return _shown(flat, MAX_ERROR_CHARS)

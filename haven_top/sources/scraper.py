@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import httpx
 
 from haven_top import __version__
+from haven_top.core.sanitize import visible
+from haven_top.core.urls import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +134,7 @@ async def _read_response(
             if size > MAX_BODY_BYTES:
                 limit = MAX_BODY_BYTES // (1024 * 1024)
                 error = (
-                    f"{url}: response body larger than {limit} MiB; "
+                    f"{shown_url(url)}: response body larger than {limit} MiB; "
                     "check that the URL serves Prometheus metrics"
                 )
                 return FetchResult(url=url, started_at=started_at, error=error)
@@ -146,8 +148,14 @@ async def _read_response(
         )
 
 
+def shown_url(url: str) -> str:
+    """Return `url` as messages show it: password hidden, controls made visible."""
+    return visible(redact_url(url))
+
+
 def describe_timeout(url: str, exc: Exception, timeouts: Timeouts) -> str:
     """Explain a timed-out request in one line, with the option to raise."""
+    url = shown_url(url)
     if isinstance(exc, httpx.ConnectTimeout):
         return (
             f"{url}: connecting timed out after {timeouts.connect:g} s; check that "
@@ -166,25 +174,33 @@ def describe_timeout(url: str, exc: Exception, timeouts: Timeouts) -> str:
 
 def describe_http_error(url: str, exc: httpx.HTTPError) -> str:
     """Explain a failed request (refused, unresolvable, dropped) in one line."""
-    text = str(exc) or type(exc).__name__
+    return f"{shown_url(url)}: {failure_reason(exc)}"
+
+
+def failure_reason(exc: httpx.HTTPError) -> str:
+    """Say why a request got no response, and the fix, without the URL.
+
+    The dashboard, `--once` and `haven-top debug` share this wording.
+    """
+    text = redact_url(str(exc)) or type(exc).__name__
     if isinstance(exc, httpx.ConnectError):
         causes = _causes(exc)
         if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
             return (
-                f"{url}: connection refused; check that the service is running "
+                "connection refused; check that the service is running "
                 "and listens on that host and port"
             )
         if any(isinstance(cause, socket.gaierror) for cause in causes):
-            return f"{url}: unknown host; check the host name in the URL"
-        return f"{url}: connecting failed ({_one_line(text)}); check the URL"
+            return "unknown host; check the host name in the URL"
+        return f"connecting failed: {_one_line(text)}; check the URL"
     if isinstance(exc, httpx.TooManyRedirects):
-        return f"{url}: too many redirects; check the base URL"
+        return "too many redirects; check the base URL"
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
         return (
-            f"{url}: connection dropped ({_one_line(text)}); "
+            f"connection dropped: {_one_line(text)}; "
             "check that the URL is an HTTP service and read its logs"
         )
-    return f"{url}: request failed ({_one_line(text)}); check the URL"
+    return f"request failed: {_one_line(text)}; check the URL"
 
 
 def describe_status(url: str, status: int) -> str:
@@ -198,14 +214,14 @@ def describe_status(url: str, status: int) -> str:
         fix = "the service failed to answer; read its logs"
     else:
         fix = "check that the URL is the base URL of a Haven service"
-    return f"{url}: HTTP {status} {reason}; {fix}"
+    return f"{shown_url(url)}: HTTP {status} {reason}; {fix}"
 
 
 def describe_html(url: str) -> str:
     """Explain an HTML page where metrics or JSON were expected."""
     return (
-        f"{url}: returned an HTML page, not metrics; check that the URL is the "
-        "base URL of a Haven service and not a proxy or login page"
+        f"{shown_url(url)}: returned an HTML page, not metrics; check that the URL "
+        "is the base URL of a Haven service and not a proxy or login page"
     )
 
 
@@ -233,7 +249,7 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 
 def _one_line(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
+    flat = visible(" ".join(text.split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
