@@ -23,6 +23,7 @@ from platformdirs import user_config_path
 
 from haven_top.core.alerts import AlertConfigError, rules_from_config
 from haven_top.core.token import Secret
+from haven_top.core.urls import redact_url
 
 if TYPE_CHECKING:
     from haven_top.sources.prometheus_api import PrometheusSettings
@@ -43,6 +44,44 @@ DEFAULT_THEME = "haven-dark"
 TIMEOUT_SHARE = 0.8
 """Default request timeout as a share of the interval, so a poll ends in time."""
 MIN_INTERVAL = 0.1
+
+KEYMAP_BINDING_IDS = (
+    "debug",
+    "debug-cancel",
+    "fleet",
+    "help",
+    "help-close",
+    "help-close-alt",
+    "instances",
+    "interrupt",
+    "logs.clear_filter",
+    "logs.down",
+    "logs.export",
+    "logs.filter",
+    "logs.follow",
+    "logs.hold",
+    "logs.next_error",
+    "logs.oldest",
+    "logs.open_request",
+    "logs.page_down",
+    "logs.page_up",
+    "logs.previous_error",
+    "logs.quit",
+    "logs.up",
+    "pause",
+    "picker.back",
+    "quit",
+    "request.back",
+    "request.copy_id",
+    "request.reload",
+    "sort",
+    "window",
+)
+"""The `id` of every `Binding` in `haven_top.ui`, which `[keymap]` may remap.
+
+The list is kept here because checking the config must not import Textual.
+A test compares it with the bindings that the UI declares.
+"""
 
 
 class ConfigError(ValueError):
@@ -116,8 +155,18 @@ def read_config_file(path: Path | None) -> tuple[dict[str, Any], Path | None]:
                 f"or {CONFIG_ENV}"
             ) from None
         return {}, None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} could not be read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text: invalid byte "
+            f"0x{exc.object[exc.start]:02x} on line {line}; save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"config file {path} could not be read: {reason}; check the path "
+            f"given to --config or {CONFIG_ENV}"
+        ) from None
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -175,33 +224,47 @@ def _fill_timeouts(values: dict[str, Any]) -> None:
 
 
 def parse_target(url: object, origin: str = "URL") -> str:
-    """Check one target base URL and return it without a trailing slash."""
+    """Check one target base URL and return it without a trailing slash.
+
+    Messages show the URL with its password hidden.
+    """
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(
             f"invalid {origin}: {url!r}; give a base URL such as http://127.0.0.1:8000"
         )
     text = url.strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    shown = redact_url(text if "://" in text else f"http://{text}")
+    shown = shown if "://" in text else shown.removeprefix("http://")
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise ConfigError(
+            f"invalid {origin} {shown!r}: malformed host; write it as in "
+            "http://127.0.0.1:8000 or http://[::1]:8000"
+        ) from None
+    if parts.scheme not in ("http", "https"):
         fix = (
-            f"write http://{text}"
+            f"write http://{shown}"
             if "://" not in text
             else "use http:// or https://, as in http://127.0.0.1:8000"
         )
-        raise ConfigError(f"invalid {origin} {text!r}: not an http(s) URL; {fix}")
+        raise ConfigError(f"invalid {origin} {shown!r}: not an http(s) URL; {fix}")
+    if not parts.hostname:
+        raise ConfigError(
+            f"invalid {origin} {shown!r}: the host is missing; write it after "
+            f"{parts.scheme}://, as in {parts.scheme}://127.0.0.1:8000"
+        )
     if parts.query or parts.fragment:
         raise ConfigError(
-            f"invalid {origin} {text!r}: has a query or fragment; give the service's "
-            "base URL, as in http://127.0.0.1:8000"
+            f"invalid {origin} {shown!r}: has a query or fragment; give the "
+            "service's base URL, as in http://127.0.0.1:8000"
         )
     try:
         parts.port  # noqa: B018 (reading it raises ValueError on a bad port)
     except ValueError:
         raise ConfigError(
-            f"invalid {origin} {text!r}: invalid port; use a number from 1 to 65535"
+            f"invalid {origin} {shown!r}: invalid port; use a number from 1 to 65535"
         ) from None
-    if not parts.hostname:
-        raise ConfigError(f"invalid {origin} {text!r}: missing host name")
     return text.rstrip("/")
 
 
@@ -330,7 +393,7 @@ def _alerts(value: object, origin: str) -> Mapping[str, Any]:
     try:
         rules_from_config(value)
     except AlertConfigError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(f"{_where(origin)}{exc}") from None
     return value
 
 
@@ -338,12 +401,25 @@ def _keymap(value: object, origin: str) -> Mapping[str, str]:
     if not isinstance(value, dict):
         raise ConfigError(f"invalid {origin}: expected a [keymap] table")
     for binding_id, keys in value.items():
+        if binding_id not in KEYMAP_BINDING_IDS:
+            close = difflib.get_close_matches(binding_id, KEYMAP_BINDING_IDS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"{_where(origin)}unknown binding id {binding_id!r} in [keymap]; "
+                f"{hint}use one of {', '.join(KEYMAP_BINDING_IDS)}"
+            )
         if not isinstance(keys, str) or not keys.strip():
             raise ConfigError(
-                f"invalid keymap.{binding_id}: {keys!r}; use a string of keys "
-                'separated by commas, such as "q,ctrl+c"'
+                f"{_where(origin)}invalid keymap.{binding_id}: {keys!r}; use a "
+                'string of keys separated by commas, such as "q,ctrl+c"'
             )
     return value
+
+
+def _where(origin: str) -> str:
+    """Return "FILE: " for an `origin` such as "keymap in FILE", else ""."""
+    _, found, path = origin.partition(" in ")
+    return f"{path}: " if found else ""
 
 
 FILE_KEYS: dict[str, Callable[[object, str], Any]] = {

@@ -8,6 +8,7 @@ import pytest
 
 from haven_top.config import (
     CONFIG_ENV,
+    KEYMAP_BINDING_IDS,
     ConfigError,
     Settings,
     build_settings,
@@ -228,13 +229,18 @@ def test_unknown_key_suggests_close_match(tmp_path: Path) -> None:
         ),
         (
             "keymap = { quit = 1 }",
-            "invalid keymap.quit: 1; use a string of keys separated by commas, "
-            'such as "q,ctrl+c"',
+            "{path}: invalid keymap.quit: 1; use a string of keys separated by "
+            'commas, such as "q,ctrl+c"',
         ),
         ("keymap = 3", "invalid keymap in {path}: expected a [keymap] table"),
         (
             "[alerts.unknown_rule]\nthreshold = 1",
-            "unknown key alerts.unknown_rule; expected one of "
+            "{path}: unknown key alerts.unknown_rule; expected one of "
+            "alerts.high_error_rate, alerts.slow_response",
+        ),
+        (
+            "[alerts]\nfoo = 1",
+            "{path}: unknown key alerts.foo; expected one of "
             "alerts.high_error_rate, alerts.slow_response",
         ),
     ],
@@ -298,6 +304,31 @@ def test_good_target_normalised(url: str, expected: str) -> None:
             "give the service's base URL, as in http://127.0.0.1:8000",
         ),
         ("", "invalid URL: ''; give a base URL such as http://127.0.0.1:8000"),
+        (
+            "http://",
+            "invalid URL 'http://': the host is missing; write it after http://, "
+            "as in http://127.0.0.1:8000",
+        ),
+        (
+            "https://:8443",
+            "invalid URL 'https://:8443': the host is missing; write it after "
+            "https://, as in https://127.0.0.1:8000",
+        ),
+        (
+            "http://user:SECRETPW@127.0.0.1:99999",
+            "invalid URL 'http://user:***@127.0.0.1:99999': invalid port; use a "
+            "number from 1 to 65535",
+        ),
+        (
+            "user:SECRETPW@127.0.0.1:9",
+            "invalid URL 'user:***@127.0.0.1:9': not an http(s) URL; "
+            "write http://user:***@127.0.0.1:9",
+        ),
+        (
+            "http://[::1",
+            "invalid URL 'http://[::1': malformed host; write it as in "
+            "http://127.0.0.1:8000 or http://[::1]:8000",
+        ),
     ],
 )
 def test_bad_target_message(url: str, expected: str) -> None:
@@ -318,3 +349,59 @@ def test_user_theme_name_is_accepted(isolated_config_home: Path) -> None:
 
 def test_textual_theme_name_is_accepted() -> None:
     assert build_settings({}, {"theme": "nord"}).theme == "nord"
+
+
+def test_unknown_binding_id_lists_ids(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[keymap]\nnosuch = "x"\n')
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: unknown binding id 'nosuch' in [keymap]; ")
+    assert message.endswith("use one of " + ", ".join(KEYMAP_BINDING_IDS))
+
+
+def test_close_binding_id_is_suggested(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[keymap]\nqiut = "x"\n')
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert "did you mean 'quit'? use one of " in str(info.value)
+
+
+def test_binding_ids_match_the_ui() -> None:
+    """The config's list of ids must follow every Binding id the UI declares."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.binding import Binding
+
+    import haven_top.ui
+
+    declared = set()
+    for module_info in pkgutil.walk_packages(haven_top.ui.__path__, "haven_top.ui."):
+        module = importlib.import_module(module_info.name)
+        for value in vars(module).values():
+            if inspect.isclass(value) and value.__module__ == module.__name__:
+                bindings = getattr(value, "BINDINGS", None) or []
+                declared |= {b.id for b in bindings if isinstance(b, Binding) and b.id}
+    assert declared == set(KEYMAP_BINDING_IDS)
+
+
+def test_non_utf8_file_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"interval = 1\n# caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        read_config_file(path)
+    assert str(info.value) == (
+        f"config file {path} is not UTF-8 text: invalid byte 0xe9 on line 2; "
+        "save it as UTF-8"
+    )
+
+
+def test_directory_as_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        read_config_file(tmp_path)
+    assert str(info.value) == (
+        f"config file {tmp_path} could not be read: Is a directory; check the "
+        f"path given to --config or {CONFIG_ENV}"
+    )
