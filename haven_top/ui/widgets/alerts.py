@@ -38,6 +38,10 @@ class AlertsPane(Pane):
 
     TITLE = "Alerts"
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.add_class("-empty")
+
     def compose(self) -> ComposeResult:
         yield Static(id="alerts-body")
 

@@ -69,6 +69,10 @@ class InstancesTable(DataTable[Text]):
         target = cursor_url if cursor_url in urls else selected
         if target in urls:
             self.move_cursor(row=urls.index(target), animate=False)
+        if self.scrollable_content_region.width == 0 and not force:
+            # Not laid out yet (the pane was hidden until now): size the columns
+            # again once the table has its width.
+            self.call_after_refresh(self.show_rows, rows, selected, True)
 
     @property
     def cursor_url(self) -> str | None:
