@@ -7,14 +7,19 @@ over the same window ending at the same instant, twice: inside the error burst,
 where the error ratio matters, and inside the latency spike, where p95 does.
 
 Tolerances: request rate within 10% relative, error ratio within 0.03 absolute,
-p95 within 15% relative or 5 ms, whichever is larger. The two sides scrape at
-different moments (up to one interval apart) and Prometheus extrapolates
-`rate()` to the window's edges, so each counts a slightly different slice of the
-same traffic. In runs on a 2-core machine the gaps were at most 1.5% (rate),
-0.009 (ratio) and 12% or 3.4 ms (p95, in the error burst, where p95 sits near
-the 25 ms bucket bound). The bounds leave room for that noise while still
-catching a wrong formula: 5xx per second instead of the 5xx ratio, or quantiles
-from all-time buckets instead of bucket rates.
+p95 within 15% relative. The two sides scrape at different moments (up to one
+interval apart) and Prometheus extrapolates `rate()` to the window's edges, so
+each counts a slightly different slice of the same traffic. In runs on a 2-core
+machine the gaps were at most 1.5% (rate), 0.009 (ratio) and 2% (p95 in the
+spike). The bounds leave room for that noise while still catching a wrong
+formula: 5xx per second instead of the 5xx ratio, or quantiles from all-time
+buckets instead of bucket rates.
+
+p95 is compared in the spike only. There it lies inside the (1 s, 2.5 s] bucket,
+which holds about a third of the requests. In the error burst it sits near the
+25 ms bucket bound, where a bucket holds a few percent of the requests, so one
+percent more or fewer requests moves the interpolated value by several
+milliseconds: a run on a loaded machine measured 30.2 ms against 24.9 ms.
 """
 
 from __future__ import annotations
@@ -41,7 +46,6 @@ SETTLE_SECONDS = 1.5
 RATE_TOLERANCE = 0.10
 ERROR_RATIO_TOLERANCE = 0.03
 P95_TOLERANCE = 0.15
-P95_TOLERANCE_SECONDS = 0.005
 
 
 @pytest.fixture
@@ -95,7 +99,9 @@ def relative_gap(direct: float | None, other: float | None) -> float:
     return abs(other - direct) / direct
 
 
-def check_agreement(direct: Snapshot, via: Snapshot, label: str) -> None:
+def check_agreement(
+    direct: Snapshot, via: Snapshot, label: str, *, compare_p95: bool
+) -> None:
     rate_gap = relative_gap(
         direct.traffic.requests_per_second, via.traffic.requests_per_second
     )
@@ -104,11 +110,13 @@ def check_agreement(direct: Snapshot, via: Snapshot, label: str) -> None:
     assert via.traffic.error_ratio is not None
     ratio_gap = abs(direct.traffic.error_ratio - via.traffic.error_ratio)
     assert ratio_gap <= ERROR_RATIO_TOLERANCE, (label, direct.traffic, via.traffic)
-    direct_p95, via_p95 = direct.latency_seconds.p95, via.latency_seconds.p95
-    assert direct_p95 is not None
-    assert via_p95 is not None
-    allowed = max(P95_TOLERANCE * direct_p95, P95_TOLERANCE_SECONDS)
-    assert abs(via_p95 - direct_p95) <= allowed, (label, direct_p95, via_p95)
+    if compare_p95:
+        p95_gap = relative_gap(direct.latency_seconds.p95, via.latency_seconds.p95)
+        assert p95_gap <= P95_TOLERANCE, (
+            label,
+            direct.latency_seconds,
+            via.latency_seconds,
+        )
     by_url = {t.url.removeprefix("http://"): t for t in direct.targets}
     for target in via.targets:
         mine = by_url[target.url]
@@ -132,7 +140,7 @@ async def test_prometheus_agrees_with_direct_scraping(
         )
         direct, via = await compare_now(collector, provider)
         assert direct.traffic.error_ratio > 0.05, "the burst must show in the ratio"
-        check_agreement(direct, via, "error burst")
+        check_agreement(direct, via, "error burst", compare_p95=False)
 
         spike_start = await wait_for_phase(demos[1], "latency_spike", 2 * PHASE_SECONDS)
         await asyncio.sleep(
@@ -140,7 +148,7 @@ async def test_prometheus_agrees_with_direct_scraping(
         )
         direct, via = await compare_now(collector, provider)
         assert direct.latency_seconds.p95 > 1.0, "the spike must show in p95"
-        check_agreement(direct, via, "latency spike")
+        check_agreement(direct, via, "latency spike", compare_p95=True)
     finally:
         await provider.stop()
         await collector.stop()
