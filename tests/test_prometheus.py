@@ -330,20 +330,20 @@ async def test_dashboard_through_prometheus(fleet: Fleet) -> None:
         assert isinstance(screen, MainScreen)
         table = screen.query_one(InstancesTable)
 
+        def names() -> list[str]:
+            return [table.get_row_at(row)[0].plain for row in range(table.row_count)]
+
         def fleet_on_screen() -> bool:
             shown = screen.snapshot
             return bool(
                 shown is not None
-                and table.row_count == 2
+                and names() == fleet.instances
                 and shown.traffic.requests_per_second
             )
 
         await until(fleet_on_screen, timeout=30, what="the fleet on screen")
         shown = screen.snapshot
         assert shown is not None
-        assert [row[0].plain for row in map(table.get_row_at, range(2))] == (
-            fleet.instances
-        )
         assert fmt.rate(shown.traffic.requests_per_second) in str(
             screen.query_one("#traffic-rates", Static).render()
         )

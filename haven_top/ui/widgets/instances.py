@@ -57,7 +57,13 @@ class InstancesTable(DataTable[Text]):
         self, rows: tuple[TargetStatus, ...], selected: str | None, force: bool = False
     ) -> None:
         """Replace the rows, keeping the cursor on the same instance."""
-        if (rows, selected) == (self.rows_shown, self.selected) and not force:
+        width = self.scrollable_content_region.width
+        unchanged = (rows, selected, width) == (
+            self.rows_shown,
+            self.selected,
+            self._width,
+        )
+        if unchanged and not force:
             return
         cursor_url = self.cursor_url
         self.rows_shown, self.selected = rows, selected
@@ -69,7 +75,7 @@ class InstancesTable(DataTable[Text]):
         target = cursor_url if cursor_url in urls else selected
         if target in urls:
             self.move_cursor(row=urls.index(target), animate=False)
-        if self.scrollable_content_region.width == 0 and not force:
+        if width == 0 and not force:
             # Not laid out yet (the pane was hidden until now): size the columns
             # again once the table has its width.
             self.call_after_refresh(self.show_rows, rows, selected, True)
