@@ -10,7 +10,8 @@ are generated with a fixed seed. In the same run, alternating, this times:
 Each is repeated and the fastest run counts. Memory is measured with
 tracemalloc: a full store of `--capacity` records built from lines made after
 tracing started, divided by the record count, next to one parsed dict per
-record for comparison.
+record for comparison. Last, it times `LogStore.request_seqs` for 1,000
+request IDs of that full store, to show what the index costs a lookup.
 
 Run: `python bench/bench_ingest.py [--lines 200000] [--capacity 100000]`.
 """
@@ -84,13 +85,18 @@ def measure_rates(lines: list[bytes], repeats: int) -> tuple[float, float]:
     return len(lines) / bare_best, len(lines) / ingest_best
 
 
+def fill_store(capacity: int) -> LogStore:
+    store = LogStore(capacity)
+    for start in range(0, capacity, 1000):
+        store.ingest(make_lines(1000, seed=start), "bench", float(start))
+    return store
+
+
 def measure_memory(capacity: int) -> tuple[float, float, float]:
     """Return (bytes per stored record, bytes per parsed dict, mean line bytes)."""
     gc.collect()
     tracemalloc.start()
-    store = LogStore(capacity)
-    for start in range(0, capacity, 1000):
-        store.ingest(make_lines(1000, seed=start), "bench", float(start))
+    store = fill_store(capacity)
     gc.collect()
     stored = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
@@ -105,6 +111,21 @@ def measure_memory(capacity: int) -> tuple[float, float, float]:
     tracemalloc.stop()
     del docs
     return stored / capacity, parsed / len(sample), mean_line
+
+
+def measure_lookup(capacity: int, count: int = 1000) -> float:
+    """Return the mean seconds of one `request_seqs` call in a full store."""
+    store = fill_store(capacity)
+    step = max(1, len(store) // count)
+    request_ids = []
+    for seq in range(store.first_seq, store.next_seq, step):
+        record = store.get(seq)
+        if record is not None and record.request_id is not None:
+            request_ids.append(record.request_id)
+    started = time.perf_counter()
+    for request_id in request_ids:
+        store.request_seqs(request_id)
+    return (time.perf_counter() - started) / len(request_ids)
 
 
 def main() -> None:
@@ -125,6 +146,8 @@ def main() -> None:
     print(f"full store of {args.capacity:,}: {per_record:,.0f} bytes per record")
     print(f"  of which the line itself: {mean_line + 33:,.0f} bytes (bytes object)")
     print(f"one parsed dict per record: {per_dict:,.0f} bytes (aim: store < 600)")
+    lookup = measure_lookup(args.capacity)
+    print(f"request_seqs in that store: {lookup * 1e6:,.0f} µs per request ID")
 
 
 if __name__ == "__main__":

@@ -179,8 +179,38 @@ def test_many_evictions_keep_index_small() -> None:
     store = LogStore(64)
     for batch in range(50):
         store.ingest([record(request_id=f"{batch}-{i}") for i in range(64)], None, 1.0)
-    assert len(store._last) <= 64 * 2
+    # The index keeps only blocks that still hold retained records.
+    assert sum(map(len, store._block_keys)) <= 64 * 2
     assert store.request_seqs("49-63") == [50 * 64 - 1]
+
+
+def test_request_index_across_blocks_and_wrap() -> None:
+    store = LogStore(100)
+    lines = [record(request_id="x" if i % 30 == 0 else f"o{i}") for i in range(250)]
+    for start in range(0, 250, 7):
+        store.ingest(lines[start : start + 7], "a", 1.0)
+    assert store.first_seq == 150
+    assert store.request_seqs("x") == [150, 180, 210, 240]
+    assert store.request_seqs("o249") == [249]
+    assert store.request_seqs("o149") == []
+
+
+def test_request_index_escaped_and_mixed_lines() -> None:
+    store = LogStore(100)
+    store.ingest(
+        [
+            record(request_id='café "q"'),
+            b"Traceback (most recent call last):",
+            record(request_id='café "q"', message="done"),
+            record(request_id=None),
+        ],
+        "a",
+        1.0,
+    )
+    # json.dumps escapes the ID, so the index must parse to confirm a match.
+    assert "café".encode() not in store.raw_at(0)
+    assert store.request_seqs('café "q"') == [0, 2]
+    assert store.request_seqs("") == []
 
 
 def test_recent_requests_failed_then_slowest() -> None:

@@ -1,20 +1,24 @@
 """A bounded, compact store of log records with an index by request ID.
 
 Records are kept in columns over a ring of `capacity` slots: the raw line as
-bytes, its level and status code, and a link to the previous record of the
-same request. A parsed dict per record would cost about 920 bytes; a slot
-costs about 20 bytes plus the line, and each request about 120 bytes in the
-index (measured with tracemalloc by bench/bench_ingest.py). Every other field is parsed from the line when a caller asks for it, so
-`LogRecord` objects are built only for the records that are read.
+bytes, its level, its status code and the hash of its request ID. A parsed
+dict per record would cost about 920 bytes. A slot costs about 20 bytes plus
+the line, and the index about 70 bytes per request (bench/bench_ingest.py
+measures both with tracemalloc). Every other field is parsed from the line
+when a caller asks for it, so `LogRecord` objects are built only for the
+records that are read.
 
 Each record has a sequence number (`seq`) in order of arrival. The ring slot
 of a record is `seq % capacity`, so a record is found by seq without a scan.
 When the ring is full the oldest records are evicted and counted.
 
-The index maps the hash of each request ID to the newest seq of that request,
-and each record links to the previous one. Following the links visits only
-that request's records; each is checked against the ID, so two IDs with the
-same hash cannot mix.
+The index splits the seqs into blocks of up to 4,096 records and keeps, per
+block, the set of request-ID hashes it contains. A lookup tests each block's
+set and searches the bytes of the hash column only in the blocks that
+contain the hash, then checks each record found against the ID. Filling a
+set costs one C call per chunk of lines, where linking records one by one
+cost a Python loop. A block is dropped whole once the store has evicted all
+of its records.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import repeat
+from itertools import compress, repeat
 
 import orjson
 
@@ -38,9 +42,13 @@ DEFAULT_CAPACITY = 100_000
 _CHUNK = 64
 """Lines parsed together: enough to pay for the per-chunk calls, few enough
 that the parsed objects are still in the CPU cache when they are dropped."""
+_BLOCK = 4096
+"""Maximum records in one block of the request index. A block may pass it by
+less than one chunk, because chunks are not split between blocks."""
 _DICT_GET = dict.get
 _RANKS_GET = LEVEL_RANKS.get
-_NO_LINK = -1
+_NO_REQUEST = hash(None)
+"""Request-ID hash of a record without one."""
 
 
 class LogStore:
@@ -60,9 +68,13 @@ class LogStore:
         self._raw: list[bytes | None] = [None] * capacity
         self._level = array("b", bytes(capacity))
         self._status = array("H", bytes(2 * capacity))
-        self._prev = array("q", [_NO_LINK]) * capacity
-        self._last: dict[int, int] = {}
-        self._prune_at = capacity
+        self._key = array("q", bytes(8 * capacity))
+        """Hash of each record's request ID, `_NO_REQUEST` without one."""
+        self._block_size = max(_CHUNK, min(_BLOCK, capacity // 8))
+        self._block_starts: list[int] = [0]
+        self._block_keys: list[set[int]] = [set()]
+        """Per block of seqs from its start to the next block's start, the
+        request-ID hashes of its records."""
         # (first seq, instance, received) of each run of records that share
         # them, and the first seqs alone for bisecting.
         self._batches: list[tuple[int, str | None, float]] = []
@@ -107,26 +119,30 @@ class LogStore:
             return
         # The evicted slots are the ones the new records overwrite next.
         self.first_seq += excess
-        if self.first_seq >= self._prune_at:
-            self._prune()
+        self._drop_evicted_marks()
 
     def _write(
         self, chunk: Sequence[bytes], levels: array, statuses: array, keys: list
     ) -> None:
         start = self.next_seq
         pos = start % self.capacity
-        links = _link(self._last, keys, start)
+        if start - self._block_starts[-1] >= self._block_size:
+            self._block_starts.append(start)
+            self._block_keys.append(set())
+        self._block_keys[-1].update(keys)
         _write_ring(self._raw, pos, chunk)
         _write_ring(self._level, pos, levels)
         _write_ring(self._status, pos, statuses)
-        _write_ring(self._prev, pos, links)
+        _write_ring(self._key, pos, array("q", keys))
         self.next_seq = start + len(chunk)
 
-    def _prune(self) -> None:
-        """Drop index entries and batch marks of evicted records."""
+    def _drop_evicted_marks(self) -> None:
+        """Drop index blocks and batch marks that hold only evicted records."""
         first = self.first_seq
-        self._last = {key: seq for key, seq in self._last.items() if seq >= first}
-        self._prune_at = first + max(1, self.capacity // 2)
+        stale = bisect_right(self._block_starts, first) - 1
+        if stale > 0:
+            del self._block_starts[:stale]
+            del self._block_keys[:stale]
         stale = bisect_right(self._batch_starts, first) - 1
         if stale > 0:
             del self._batches[:stale]
@@ -171,18 +187,54 @@ class LogStore:
     def request_seqs(self, request_id: str) -> list[int]:
         """Seqs of the retained records with `request_id`, oldest first.
 
-        Follows the links between the records of one request, so the cost
-        grows with that request's records, not with the store.
+        Only the blocks whose set contains the ID's hash are searched, so
+        the cost grows with the blocks that request spans, not with the store.
         """
+        key = hash(request_id)
+        starts = self._block_starts
+        keys = self._block_keys
+        hits = compress(range(len(keys)), map(set.__contains__, keys, repeat(key)))
         seqs: list[int] = []
-        seq = self._last.get(hash(request_id), _NO_LINK)
-        while seq >= self.first_seq:
-            record = self.get(seq)
-            if record is not None and record.request_id == request_id:
-                seqs.append(seq)
-            seq = self._prev[seq % self.capacity]
-        seqs.reverse()
-        return seqs
+        for index in hits:
+            start = max(starts[index], self.first_seq)
+            end = starts[index + 1] if index + 1 < len(starts) else self.next_seq
+            seqs += self._seqs_with_key(key, start, end)
+        text = request_id.encode("utf-8", "surrogateescape")
+        return [seq for seq in seqs if self._has_request_id(seq, request_id, text)]
+
+    def _seqs_with_key(self, key: int, start: int, end: int) -> list[int]:
+        """Seqs from `start` to `end` whose request-ID hash is `key`.
+
+        Searches the column's bytes with `bytes.find`, which runs at memory
+        speed, where `array.index` makes an int object per slot. A match must
+        start on a slot boundary.
+        """
+        size = self._key.itemsize
+        needle = array("q", [key]).tobytes()
+        view = memoryview(self._key)
+        found: list[int] = []
+        for pos, stop, first in _ring_spans(start, end, self.capacity):
+            data = view[pos:stop].tobytes()
+            at = data.find(needle)
+            while at >= 0:
+                if at % size:
+                    at = data.find(needle, at + 1)
+                    continue
+                found.append(first + pos + at // size)
+                at = data.find(needle, at + size)
+        return found
+
+    def _has_request_id(self, seq: int, request_id: str, text: bytes) -> bool:
+        """Check that the record `seq`, whose hash matched, has `request_id`.
+
+        Two IDs with the same 64-bit hash are all but impossible, so a line
+        that contains the ID's text is taken as a match without parsing it.
+        Other lines (an ID that JSON escapes, or a collision) are parsed.
+        """
+        if text in self.raw_at(seq):
+            return True
+        record = self.get(seq)
+        return record is not None and record.request_id == request_id
 
     def has_request(self, request_id: str) -> bool:
         return bool(self.request_seqs(request_id))
@@ -227,8 +279,8 @@ def _extract_fast(lines: Sequence[bytes]) -> tuple[array, array, list] | None:
         names = map(_DICT_GET, docs, repeat("level"))
         levels = array("b", map(_RANKS_GET, names, repeat(UNKNOWN_LEVEL)))
         request_ids = map(_DICT_GET, extras, repeat("request_id"))
-        # A record without a request ID gets the key hash(None). Nothing looks
-        # that key up, and each lookup checks the IDs of the records it finds.
+        # A record without a request ID gets the key hash(None), which is
+        # `_NO_REQUEST`. Each lookup checks the IDs of the records it finds.
         keys = list(map(hash, request_ids))
     except (orjson.JSONDecodeError, TypeError):
         return None
@@ -246,7 +298,7 @@ def _extract_slow(lines: Sequence[bytes]) -> tuple[array, array, list]:
     """Extract level, status and request key of any lines, one at a time."""
     levels = array("b", bytes(len(lines)))
     statuses: list[object] = [None] * len(lines)
-    keys: list[int | None] = [None] * len(lines)
+    keys = [_NO_REQUEST] * len(lines)
     for i, line in enumerate(lines):
         doc = _structured(line)
         if doc is None:
@@ -276,17 +328,6 @@ def _structured(line: bytes) -> dict | None:
     return None
 
 
-def _link(last: dict[int, int], keys: list, start: int) -> array:
-    """Link each record to the previous one of its request, one at a time."""
-    links = array("q", [_NO_LINK]) * len(keys)
-    find = last.get
-    for i, key in enumerate(keys):
-        if key is not None:
-            links[i] = find(key, _NO_LINK)
-            last[key] = start + i
-    return links
-
-
 def _status_array(values: Iterable[object]) -> array:
     return array("H", [_valid_status(value) for value in values])
 
@@ -304,3 +345,19 @@ def _write_ring(column: list | array, pos: int, values: Sequence | array) -> Non
     split = len(column) - pos
     column[pos:] = values[:split]
     column[: end - len(column)] = values[split:]
+
+
+def _ring_spans(start: int, end: int, capacity: int) -> list[tuple[int, int, int]]:
+    """Split seqs `start` to `end` into (first slot, stop slot, seq of slot 0).
+
+    Callers pass retained seqs, which are at most `capacity` apart, so the
+    span wraps around the ring at most once.
+    """
+    if end <= start:
+        return []
+    pos = start % capacity
+    base = start - pos
+    stop = pos + (end - start)
+    if stop <= capacity:
+        return [(pos, stop, base)]
+    return [(pos, capacity, base), (0, stop - capacity, base + capacity)]
