@@ -108,7 +108,7 @@ class Settings:
     read_only: bool = False
     """When true, haven-top never changes a target (no `/admin/debug` calls)."""
     admin_token_file: Path | None = None
-    log_buffer: int = 10_000
+    log_buffer: int = 100_000
     """Log records kept in memory."""
     alerts: Mapping[str, Any] = field(default_factory=dict)
     """The `[alerts]` table, checked by `haven_top.core.alerts.rules_from_config`."""

@@ -122,3 +122,33 @@ def test_log_options_filter_text() -> None:
     options = log_options(args)
     assert options.filter_text == "request_id='a b' level>=ERROR"
     assert LogOptions().filter_text == ""
+
+
+def test_log_buffer_default_is_one_value() -> None:
+    from haven_top.config import Settings
+    from haven_top.core.logstore import DEFAULT_CAPACITY
+
+    assert Settings.log_buffer == DEFAULT_CAPACITY
+    assert LogOptions().buffer == DEFAULT_CAPACITY
+
+
+def test_config_log_buffer_applies_without_flag(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_text(LINES)
+    config = tmp_path / "config.toml"
+    config.write_text("log_buffer = 2\n", encoding="utf-8")
+    common = (
+        "--once",
+        "--format",
+        "json",
+        "--logs",
+        str(path),
+        "--config",
+        str(config),
+    )
+    result = haven_top(*common)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["logs"]["evicted"] == 1
+    result = haven_top(*common, "--log-buffer", "3")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["logs"]["evicted"] == 0

@@ -14,16 +14,20 @@ import shlex
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import orjson
 
+from haven_top.config import FILE_KEYS, Settings, read_config_file
 from haven_top.core.logfilter import FilterError, parse_filter
 from haven_top.core.logrecord import level_rank
 from haven_top.core.logselection import LogSelection, logs_report
 from haven_top.core.logstore import DEFAULT_CAPACITY, LogStore
 from haven_top.core.sanitize import display_line
 from haven_top.core.token import check_target
+from haven_top.core.urls import redact_url
 from haven_top.sources.log_files import CommandLogSource, FileLogSource, PipeLogSource
 from haven_top.sources.log_websocket import WebSocketLogSource
 from haven_top.sources.logstreams import LogHub, LogSource
@@ -88,7 +92,8 @@ def add_log_arguments(group: argparse._ArgumentGroup) -> None:
     add(
         "--log-buffer",
         metavar="N",
-        help=f"log records kept in memory (default {DEFAULT_CAPACITY})",
+        help="log records kept in memory (default: log_buffer in the config "
+        f"file, else {Settings.log_buffer})",
     )
     add("--request-id", metavar="ID", help="start with the logs of this request")
     add(
@@ -118,7 +123,7 @@ def log_options(args: argparse.Namespace) -> LogOptions:
     options = LogOptions(
         files=tuple(getattr(args, "logs", None) or ()),
         commands=tuple(getattr(args, "logs_command", None) or ()),
-        buffer=_positive("--log-buffer", getattr(args, "log_buffer", None), 100_000),
+        buffer=buffer_size(args),
         request_id=getattr(args, "request_id", None) or None,
         filter=getattr(args, "filter", None) or None,
         limit=_positive("--limit", getattr(args, "limit", None), 100),
@@ -137,6 +142,22 @@ def log_options(args: argparse.Namespace) -> LogOptions:
     except FilterError as error:
         raise LogOptionError(f"--filter: {error}") from None
     return options
+
+
+def buffer_size(args: argparse.Namespace) -> int:
+    """Return `--log-buffer`, else `log_buffer` from the config file, else the
+    default `Settings.log_buffer`.
+
+    Raises `ConfigError` for an unreadable config file or an invalid value.
+    """
+    flag = getattr(args, "log_buffer", None)
+    if flag is not None:
+        return _positive("--log-buffer", flag, Settings.log_buffer)
+    config = getattr(args, "config", None)
+    values, path = read_config_file(Path(config) if config else None)
+    if "log_buffer" not in values:
+        return Settings.log_buffer
+    return FILE_KEYS["log_buffer"](values["log_buffer"], f"log_buffer in {path}")
 
 
 def _positive(flag: str, value: object, default: int) -> int:
@@ -188,14 +209,16 @@ def build_log_sources(
     """
     sources: list[LogSource] = []
     if options.stream:
-        sources += [
-            WebSocketLogSource(
+        for target in targets:
+            stream = WebSocketLogSource(
                 target,
                 token=token if _may_send_token(target, allow_insecure) else None,
                 level=options.stream_level,
             )
-            for target in targets
-        ]
+            # The instance name is shown and stored, so it must not carry
+            # the password of the URL that the stream connects with.
+            stream.instance = stream.name = urlsplit(redact_url(target)).netloc
+            sources.append(stream)
     for path in options.files:
         if path == STDIN:
             sources.append(PipeLogSource(0 if stdin_fd is None else stdin_fd))
@@ -264,7 +287,7 @@ def logs_document(hub: LogHub, options: LogOptions) -> dict[str, Any]:
     report["received"] = hub.received
     report["evicted"] = hub.evicted
     report["sources"] = {
-        name: {"state": status.state, "detail": status.detail}
+        name: {"state": status.state, "detail": redact_url(status.detail)}
         for name, status in hub.statuses.items()
     }
     return report
@@ -277,6 +300,9 @@ def format_logs_text(document: dict[str, Any]) -> str:
         f"{document['matched_total']} matched"
         + (f" by {document['filter']!r}" if document["filter"] else "")
     ]
+    for name, source in document.get("sources", {}).items():
+        detail = f" ({source['detail']})" if source["detail"] else ""
+        lines.append(display_line(f"  source {name}: {source['state']}{detail}"))
     for record in document["matched"]:
         text = record.get("raw") if set(record) <= {"raw", "instance"} else None
         shown = text if isinstance(text, str) else orjson.dumps(record).decode()
