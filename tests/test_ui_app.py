@@ -139,8 +139,32 @@ async def test_unknown_values_show_no_data() -> None:
             assert "nan" not in text.lower(), selector
         assert "0 req/s" not in texts["#traffic-rates"]
         assert "0.0%" not in texts["#traffic-rates"]
+        assert "no metrics yet" in texts["#traffic-rates"]
+        assert "no metrics yet" in texts["#latency-quantiles"]
         assert table_rows(app)[0][1] == "no data"
         assert plain(app, "#db-bar").endswith(" –")
+
+
+async def test_log_pane_waits_for_first_record() -> None:
+    """A target without a log stream leaves the rows to the endpoints table."""
+    hub = LogHub(LogStore(100))
+    app = make_app(FakeProvider(full_snapshot()), interval=SLOW, log_hub=hub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = main_screen(app)
+        log_pane = screen.query_one("#log-pane")
+        endpoints = screen.query_one("#endpoints")
+        assert not log_pane.display
+        assert screen.has_class("-tall")
+        rows_alone = endpoints.region.height
+        hub.store.ingest([b'{"level": "INFO", "message": "started"}'], None, 0.0)
+        screen.refresh_view()
+        await pilot.pause()
+        assert log_pane.display
+        assert log_pane.region.height > 0
+        # Sharing 40 rows with the logs, the panes take their compact style.
+        assert screen.has_class("-short")
+        assert 0 < endpoints.region.height < rows_alone
 
 
 async def test_partial_latency_keeps_known_quantiles() -> None:

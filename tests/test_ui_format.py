@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from haven_top.core.snapshot import SystemStats
 from haven_top.ui.widgets import format as fmt
+from haven_top.ui.widgets.system import system_lines
 
 
 @pytest.mark.parametrize(
@@ -96,12 +98,17 @@ def test_sparkline_keeps_newest_values_right_aligned() -> None:
 
 
 def test_sparkline_scales_to_drawn_range() -> None:
-    """Without a ceiling, small changes of a steady series stay visible."""
-    assert fmt.sparkline((100.0, 104.0, 102.0), 3) == ["▁█▄"]
+    """Without a ceiling, changes of a series stay visible at any level."""
+    assert fmt.sparkline((1000.0, 3000.0, 2000.0), 3) == ["▁█▄"]
 
 
-def test_sparkline_flat_series_half_height() -> None:
-    assert fmt.sparkline((4.0, 4.0), 2) == ["▄▄"]
+def test_sparkline_small_changes_stay_small() -> None:
+    """A 4% wobble is drawn near the top, not from the bottom to the top."""
+    assert fmt.sparkline((100.0, 104.0, 102.0), 3) == ["▆█▇"]
+
+
+def test_sparkline_flat_series() -> None:
+    assert fmt.sparkline((4.0, 4.0), 2) == ["██"]
     assert fmt.sparkline((0.0, 0.0), 2) == ["▁▁"]
 
 
@@ -121,3 +128,17 @@ def test_spark_range_skips_gaps() -> None:
 
 def test_sparkline_all_unknown_is_blank() -> None:
     assert fmt.sparkline((None, None), 2) == ["  "]
+
+
+@pytest.mark.parametrize(
+    ("swap_total", "swap_line"),
+    [(0.0, None), (None, "swap 0 B"), (2 * 2**30, "swap 0 B / 2.00 GiB")],
+)
+def test_system_swap_line_only_with_swap(
+    swap_total: float | None, swap_line: str | None
+) -> None:
+    system = SystemStats(swap_used_bytes=0.0, swap_total_bytes=swap_total)
+    lines = system_lines(system).plain.split("\n")
+    swap_lines = [line for line in lines if line.startswith("swap")]
+    assert swap_lines == ([swap_line] if swap_line else [])
+    assert lines[-1].startswith("net")

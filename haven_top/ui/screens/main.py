@@ -38,6 +38,9 @@ WINDOWS_SECONDS = (60.0, 300.0, 900.0)
 """The sliding windows that `w` cycles through."""
 DEFAULT_ENDPOINT_LIMIT = 20
 """Rows to request before the endpoints table has a size."""
+LOG_PANE_BREAKPOINTS = [(0, "-short"), (50, "-tall")]
+"""Screen heights of the compact and roomy pane styles while the log pane takes
+rows below the summary. Without it the app's breakpoints apply."""
 
 
 class MainScreen(Screen[None]):
@@ -124,6 +127,9 @@ class MainScreen(Screen[None]):
         self.last_failure: str | None = None
         """The last snapshot error, logged once until a snapshot succeeds."""
         self.debug_control: DebugControl | None = None
+        self.logs_shown = False
+        """Whether the log pane is on screen: only once the store has records."""
+        self.add_class("-no-logs")
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="title-bar")
@@ -140,7 +146,8 @@ class MainScreen(Screen[None]):
                     yield SystemPane(id="system")
             yield AlertsPane(id="alerts")
             yield InstancesPane(id="instances")
-            yield EndpointsPane(id="endpoints")
+        # The endpoints table and the log pane share the rows left over.
+        yield EndpointsPane(id="endpoints")
         with Container(id="log-pane"):
             if self.log_hub is not None:
                 from haven_top.ui.screens.logs import make_log_pane
@@ -217,6 +224,27 @@ class MainScreen(Screen[None]):
         if table.show_cursor and 0 < cursor_row < table.row_count:
             table.move_cursor(row=cursor_row, animate=False)
         self.query_one(StatusLine).show(snapshot)
+        self.show_log_pane(self.log_hub is not None and len(self.log_hub.store) > 0)
+
+    def show_log_pane(self, shown: bool) -> None:
+        """Show or hide the log pane, switching the breakpoints that suit each.
+
+        The pane stays hidden while no log record has arrived, as for a target
+        without a log stream, so the endpoints table keeps the rows.
+        """
+        if shown == self.logs_shown:
+            return
+        self.logs_shown = shown
+        self.VERTICAL_BREAKPOINTS = LOG_PANE_BREAKPOINTS if shown else None
+        # Textual applies breakpoints on resize only, so apply them here too.
+        breakpoints = self.VERTICAL_BREAKPOINTS or self.app.VERTICAL_BREAKPOINTS
+        classes = {name: False for _, name in breakpoints}
+        for minimum, name in sorted(breakpoints, reverse=True):
+            if self.size.height >= minimum:
+                classes[name] = True
+                break
+        classes["-no-logs"] = not shown
+        self.update_classes(classes, animate=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on an endpoint row lists its recent requests from the logs."""

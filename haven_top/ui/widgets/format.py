@@ -11,6 +11,8 @@ DASH = "–"
 """Shown for an unknown value in tight places such as table cells."""
 
 SPARK_BARS = "▁▂▃▄▅▆▇█"
+MIN_SPAN_SHARE = 0.2
+"""Smallest height of a self-scaled sparkline's scale, as a share of its top."""
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
@@ -143,8 +145,10 @@ def sparkline(
 
     None is a blank gap, not a zero. With a `ceiling` (for fractions and
     percentages) bars scale from 0 to it. Without one they scale from the
-    smallest to the largest value drawn, as sparklines usually do. A steady
-    series then still shows its changes, and `spark_range` gives the scale.
+    smallest to the largest value drawn, as sparklines usually do, so a steady
+    series still shows its changes, and `spark_range` gives the scale. The
+    scale spans at least `MIN_SPAN_SHARE` of the largest value, so that noise
+    of a few percent is not drawn as a swing from the bottom to the top.
     """
     if width <= 0 or height <= 0:
         return [""] * max(height, 0)
@@ -152,6 +156,7 @@ def sparkline(
     low, high = 0.0, ceiling
     if ceiling is None:
         low, high = spark_range(visible) or (0.0, 0.0)
+        low = min(low, high - MIN_SPAN_SHARE * abs(high))
     levels = [_spark_level(value, low, high, height) for value in visible]
     padding = " " * (width - len(levels))
     rows = []
@@ -178,8 +183,8 @@ def _spark_level(
         return None
     cells = len(SPARK_BARS) * height
     if high <= low:
-        # A flat series: half height when scaled to itself, else the lowest bar.
-        return max(1, cells // 2) if high > 0 and low == high else 1
+        # Only an all-zero series scaled to itself has no span: the lowest bar.
+        return 1
     fraction = min(max((value - low) / (high - low), 0.0), 1.0)
     return max(1, round(fraction * cells))
 

@@ -28,15 +28,20 @@ class LatencyPane(Pane):
     def show(self, snapshot: Snapshot) -> None:
         self.show_title(f"Latency · {fmt.window(snapshot.window_seconds)} window")
         quantiles = self.query_one("#latency-quantiles", Static)
-        set_text(quantiles, quantiles_line(snapshot.latency_seconds))
+        scraped = snapshot.metrics_age is not None
+        set_text(quantiles, quantiles_line(snapshot.latency_seconds, scraped))
         self.query_one(LabelledSpark).show(snapshot.history.p95)
         self.show_age(snapshot.metrics_age)
 
 
-def quantiles_line(latency: Latency) -> Content:
-    """p50, p95 and p99 in milliseconds; "no data" when the window saw no requests."""
+def quantiles_line(latency: Latency, scraped: bool = True) -> Content:
+    """p50, p95 and p99 in milliseconds; "no data" when the window saw no requests.
+
+    `scraped` false (no metrics at all yet) gives that as the reason instead.
+    """
     if latency.p50 is None and latency.p95 is None and latency.p99 is None:
-        return Content("p50 p95 p99: no data (no requests in the window)")
+        reason = "no requests in the window" if scraped else "no metrics yet"
+        return Content(f"p50 p95 p99: no data ({reason})")
     return Content.assemble(
         "p50 ",
         (fmt.millis(latency.p50), "bold"),

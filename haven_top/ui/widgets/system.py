@@ -35,7 +35,10 @@ class SystemPane(Pane):
 
 
 def system_lines(system: SystemStats) -> Content:
-    """CPU and load, memory, swap, then disk and network rates, one per line."""
+    """CPU and load, memory, swap, then disk and network rates, one per line.
+
+    The swap line is left out on a host without swap, where it only says 0 B.
+    """
     load = fmt.NO_DATA
     if system.load_average is not None:
         load = " ".join(f"{value:.2f}" for value in system.load_average)
@@ -48,7 +51,6 @@ def system_lines(system: SystemStats) -> Content:
             (fmt.percent_value(system.memory_percent), "bold"),
             f"  {used_of(system.memory_used_bytes, system.memory_total_bytes)}",
         ),
-        Content(f"swap {used_of(system.swap_used_bytes, system.swap_total_bytes)}"),
         Content(
             f"disk r {fmt.byte_rate(system.disk_read_bytes_per_second)}"
             f"  w {fmt.byte_rate(system.disk_write_bytes_per_second)}"
@@ -58,6 +60,9 @@ def system_lines(system: SystemStats) -> Content:
             f"  tx {fmt.byte_rate(system.net_sent_bytes_per_second)}"
         ),
     ]
+    if system.swap_total_bytes != 0:
+        swap = used_of(system.swap_used_bytes, system.swap_total_bytes)
+        lines.insert(2, Content(f"swap {swap}"))
     return Content("\n").join(lines)
 
 

@@ -35,7 +35,8 @@ class TrafficPane(Pane):
 
     def show(self, snapshot: Snapshot) -> None:
         traffic = snapshot.traffic
-        set_text(self.query_one("#traffic-rates", Static), rates_line(traffic))
+        scraped = snapshot.metrics_age is not None
+        set_text(self.query_one("#traffic-rates", Static), rates_line(traffic, scraped))
         set_text(self.query_one("#traffic-classes", Static), classes_line(traffic))
         history = snapshot.history
         self.query_one("#traffic-rate-spark", LabelledSpark).show(
@@ -45,8 +46,15 @@ class TrafficPane(Pane):
         self.show_age(snapshot.metrics_age)
 
 
-def rates_line(traffic: Traffic) -> Content:
-    """Build the headline: requests and 5xx errors per second, and their ratio."""
+def rates_line(traffic: Traffic, scraped: bool = True) -> Content:
+    """Build the headline: requests and 5xx errors per second, and their ratio.
+
+    Without a rate it says why: nothing scraped yet (`scraped` false), or too
+    few scrapes in the window to compute one.
+    """
+    if traffic.requests_per_second is None:
+        reason = "two scrapes in the window needed" if scraped else "no metrics yet"
+        return Content.assemble(("req/s no data", "bold"), f" ({reason})")
     ratio_style = error_ratio_style(traffic.error_ratio)
     return Content.assemble(
         (fmt.rate(traffic.requests_per_second), "bold"),
