@@ -5,8 +5,9 @@ names a subcommand (`haven-top demo-server ...`) runs that subcommand instead;
 each one parses its own arguments. To add one, write a `run_<name>(argv)`
 function and list it in `SUBCOMMANDS`.
 
-Exit status: 0 on success, 1 when a target is not live or ready (`--once`) or
-the run failed, 2 on a usage or config error, 130 after Ctrl-C.
+Exit status: 0 on success, 1 when a target is not up, live or ready or a log
+source failed (`--once`) or the run failed, 2 on a usage or config error, 130
+after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import asyncio
 import dataclasses
 import logging
 import os
+import signal
+import stat
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +38,7 @@ from haven_top.config import (
 )
 from haven_top.core.token import TokenError, token_argument_error
 from haven_top.sources.log_setup import (
+    STDIN,
     LogOptionError,
     LogOptions,
     add_log_arguments,
@@ -50,6 +55,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 DEMO_SCENARIOS = ("steady", "incident", "none")
+FAILED_LOG_STATES = ("failed", "rejected")
+"""Log source states that make `--once` exit 1: gave up, or refused by the server."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +97,35 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run haven-top with `argv` (default: the process arguments); return the status."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    """Run haven-top with `argv` (default: the process arguments); return the status.
+
+    Ctrl-C at any point after this starts returns 130.
+    """
+    try:
+        status = run_command(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        status = EXIT_INTERRUPTED
+    if status == EXIT_INTERRUPTED and argv is None:
+        hold_sigint_until_exit()
+    return status
+
+
+def hold_sigint_until_exit() -> None:
+    """Block SIGINT in a process that is about to exit with status 130.
+
+    Run as `python -m`, CPython 3.11 kills itself with SIGINT at exit (status
+    -2) when a KeyboardInterrupt passed through code run by `exec()` of a
+    string, even if the program caught it later. The methods that
+    `dataclasses` generates run that way. A blocked SIGINT stays pending, so
+    the process exits with the 130 returned.
+    """
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    if on_main_thread and hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def run_command(arguments: list[str]) -> int:
+    """Run a subcommand, or the monitor with its flags; return the exit status."""
     if arguments and arguments[0] in SUBCOMMANDS:
         return SUBCOMMANDS[arguments[0]].run(arguments[1:])
     token_problem = token_argument_error(arguments)
@@ -102,11 +136,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(arguments)
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.format is not None and not args.once:
+        return usage_error(
+            f"--format {args.format} applies only to --once; add --once, as in "
+            f"haven-top --once --format {args.format} URL"
+        )
     try:
         settings = settings_from_args(args)
         settings = with_prometheus(args, settings)
         admin = admin_options(args, settings)
         logs = log_options(args)
+        check_log_files(logs.files, once=settings.once)
     except (ConfigError, TokenError, LogOptionError) as exc:
         return usage_error(str(exc))
     if not has_data_source(settings) and not logs.has_local_source():
@@ -228,14 +268,15 @@ def add_output_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--once",
         action="store_true",
-        help="print one snapshot and exit: 0 when every target is live and ready, "
-        "1 when one is not, 2 on a usage error",
+        help="print one snapshot and exit: 0 when every target is up (its "
+        "/metrics parses), live and ready and no alert fires; 1 when a target is "
+        "DOWN, not live or not ready, an alert fires or a log source failed; "
+        "2 on a usage error, such as a --logs file that does not exist",
     )
     group.add_argument(
         "--format",
         choices=("text", "json"),
-        default="text",
-        help="output of --once (default text)",
+        help="output of --once: text (default) or json",
     )
 
 
@@ -253,8 +294,50 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         demo=args.demo,
         demo_scenario=args.demo_scenario,
         once=args.once,
-        output_format=args.format,
+        output_format=args.format or "text",
     )
+
+
+def check_log_files(paths: Sequence[str], *, once: bool) -> None:
+    """Raise `LogOptionError` for a `--logs` path that cannot be read as a file.
+
+    The dashboard waits for a file that does not exist yet, as `tail -F`
+    does. `--once` reads for a moment only, so there a missing file is an
+    error.
+    """
+    for name in paths:
+        if name == STDIN:
+            continue
+        try:
+            mode = os.stat(name).st_mode
+        except FileNotFoundError:
+            if once:
+                raise LogOptionError(
+                    f"--logs {name}: file not found; check the path "
+                    "(--once reads only files that exist)"
+                ) from None
+            continue
+        except OSError as exc:
+            raise LogOptionError(
+                f"--logs {name}: cannot be read: {exc.strerror}; check the path"
+            ) from None
+        if stat.S_ISDIR(mode):
+            raise LogOptionError(f"--logs {name} is a directory; {_file_hint(name)}")
+        if not os.access(name, os.R_OK):
+            raise LogOptionError(
+                f"--logs {name}: permission denied; make the file readable "
+                "for this user"
+            )
+
+
+def _file_hint(folder: str) -> str:
+    try:
+        logs = sorted(entry for entry in os.listdir(folder) if entry.endswith(".log"))
+    except OSError:
+        logs = []
+    if logs:
+        return f"give a log file in it, such as {os.path.join(folder, logs[0])}"
+    return "give the path of a log file"
 
 
 def admin_options(args: argparse.Namespace, settings: Settings) -> AdminOptions:
@@ -301,9 +384,10 @@ def run_monitor(
     demo = None
     try:
         if settings.demo:
-            demo, settings = start_demo(settings)
+            demo = start_demo(settings)
             if demo is None:
                 return EXIT_FAILED
+            settings = with_demo(settings, demo)
         if settings.once:
             return run_once(settings, logs or LogOptions())
         return run_dashboard(settings, admin, logs or LogOptions())
@@ -314,33 +398,39 @@ def run_monitor(
             demo.stop()
 
 
-def start_demo(settings: Settings) -> tuple[Any, Settings]:
-    """Start the demo service and add it to the targets.
+def start_demo(settings: Settings) -> Any:
+    """Start the demo service.
 
     Returns the running demo, or None (and prints why) when it failed to start.
     """
-    from haven_top.core.token import Secret
     from haven_top.demo.launcher import DemoStartError, start_demo
 
     if settings.once:
         print("haven-top: starting the demo service...", file=sys.stderr)
     try:
-        demo = start_demo(scenario=settings.demo_scenario)
+        return start_demo(scenario=settings.demo_scenario)
     except (DemoStartError, OSError) as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"haven-top: error: {first_line}", file=sys.stderr)
-        return None, settings
+        return None
+
+
+def with_demo(settings: Settings, demo: Any) -> Settings:
+    """Add the started demo service to the targets, and its token."""
+    from haven_top.core.token import Secret
+
+    # Printed only after the caller stored `demo`, so that Ctrl-C from here on
+    # stops the demo service.
     if settings.once:
         print(
             f"haven-top: started the demo service at {demo.url} (pid {demo.pid})",
             file=sys.stderr,
         )
-    settings = dataclasses.replace(
+    return dataclasses.replace(
         settings,
         targets=(*settings.targets, demo.url),
         demo_token=Secret(demo.token),
     )
-    return demo, settings
 
 
 def make_collector(settings: Settings) -> Any:
@@ -372,7 +462,7 @@ def run_once(settings: Settings, logs: LogOptions | None = None) -> int:
     from haven_top.sources import log_setup
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("haven-top: %(message)s"))
+    handler.setFormatter(OneLineFormatter("haven-top: %(message)s"))
     logging.getLogger("haven_top").addHandler(handler)
     logs = logs or LogOptions()
     token = log_setup.stream_token(None, settings.demo_token)
@@ -380,8 +470,9 @@ def run_once(settings: Settings, logs: LogOptions | None = None) -> int:
     hub = log_setup.make_hub(logs) if sources else None
     if hub is not None and not settings.targets:
         asyncio.run(log_setup.read_logs_briefly(hub, sources))
-        write_logs_only(log_setup.logs_document(hub, logs), settings.output_format)
-        return EXIT_OK
+        document = log_setup.logs_document(hub, logs)
+        write_logs_only(document, settings.output_format)
+        return EXIT_FAILED if log_sources_failed(document, sources) else EXIT_OK
     progress = headless.ProgressLine(sys.stderr)
     timeout = settings.timeout
     if settings.prometheus is not None:
@@ -402,11 +493,43 @@ def run_once(settings: Settings, logs: LogOptions | None = None) -> int:
             "what arrived (raise --timeout if a target is slow)",
             file=sys.stderr,
         )
+    status = headless.exit_status(snapshot, health_polled=settings.prometheus is None)
     if hub is None:
         headless.write_snapshot(snapshot, settings.output_format)
-    else:
-        write_with_logs(snapshot, log_setup.logs_document(hub, logs), settings)
-    return headless.exit_status(snapshot, health_polled=settings.prometheus is None)
+        return status
+    document = log_setup.logs_document(hub, logs)
+    write_with_logs(snapshot, document, settings)
+    return EXIT_FAILED if log_sources_failed(document, sources) else status
+
+
+class OneLineFormatter(logging.Formatter):
+    """Format a record as one safe line: an exception adds its type and
+    message, not its traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from haven_top.core.sanitize import visible
+        from haven_top.core.urls import redact_url
+
+        record.message = record.getMessage()
+        line = self.formatMessage(record)
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            line += f": {type(error).__name__}: {error}"
+        return visible(redact_url(" ".join(line.split())))
+
+
+def log_sources_failed(document: dict[str, Any], sources: Sequence[Any]) -> bool:
+    """Tell whether a log source gave up, was refused, or ran a command that
+    exited with an error status."""
+    from haven_top.sources.log_files import CommandLogSource
+
+    states = [source["state"] for source in document.get("sources", {}).values()]
+    if any(state in FAILED_LOG_STATES for state in states):
+        return True
+    return any(
+        isinstance(source, CommandLogSource) and source.returncode not in (None, 0)
+        for source in sources
+    )
 
 
 def write_with_logs(snapshot: Any, logs: dict[str, Any], settings: Settings) -> None:

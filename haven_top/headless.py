@@ -1,8 +1,10 @@
 """`haven-top --once`: collect until rates can be computed, print one snapshot, exit.
 
-The exit status is 0 when every target is live and ready and no alert fires,
-and 1 otherwise. The JSON output is the snapshot without its history; unknown
-numbers are `null`.
+The exit status is 0 when every target is up, live and ready and no alert
+fires, and 1 otherwise. The JSON output is the snapshot without its history;
+unknown numbers are `null`. The text output shows what a target sent (errors,
+dependencies, endpoint names) with control characters made visible, as the
+dashboard does, and no URL shows its password.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 import orjson
 
 from haven_top import __version__
+from haven_top.core.sanitize import visible
 from haven_top.core.snapshot import Snapshot, TargetStatus
+from haven_top.core.urls import redact_url
 from haven_top.sources.collector import Collector
 
 if TYPE_CHECKING:
@@ -72,18 +76,22 @@ def _has_rates(collector: Collector | PrometheusProvider) -> bool:
 
 
 def exit_status(snapshot: Snapshot, *, health_polled: bool = True) -> int:
-    """Return 0 when there are targets, each is live and ready, and no alert
-    fires; else 1.
+    """Return 0 when there are targets, each is up, live and ready, and no
+    alert fires; else 1.
 
-    Pass `health_polled=False` when the health endpoints were not polled (read
-    through Prometheus): then each target must be up instead.
+    Up means the last scrape of `/metrics` returned samples, so a target whose
+    health endpoints return 200 but whose metrics are garbage fails. Pass
+    `health_polled=False` when the health endpoints were not polled (read
+    through Prometheus): then each target must only be up.
     """
     if not snapshot.targets:
         return 1
     if any(alert.state == "firing" for alert in snapshot.alerts):
         return 1
+    if not all(t.up is True for t in snapshot.targets):
+        return 1
     if not health_polled:
-        return 0 if all(t.up is True for t in snapshot.targets) else 1
+        return 0
     healthy = all(t.live is True and t.ready is True for t in snapshot.targets)
     return 0 if healthy else 1
 
@@ -117,6 +125,8 @@ class ProgressLine:
 def snapshot_document(snapshot: Snapshot) -> dict[str, Any]:
     """Return the `--format json` document: the snapshot without its history."""
     data = snapshot.to_dict()
+    for target in data["targets"]:
+        target["url"] = redact_url(target["url"])
     document = {
         "haven_top_version": __version__,
         "taken_at": data["taken_at"],
@@ -192,22 +202,30 @@ def _painter(colour: bool) -> Callable[[str, str], str]:
     return paint
 
 
+def shown(text: str) -> str:
+    """Return text from a target as the terminal may show it: control
+    characters made visible and URL passwords hidden."""
+    return visible(redact_url(text))
+
+
 def _target_lines(target: TargetStatus, paint: Callable[[str, str], str]) -> list[str]:
     flags = [
         _flag(target.up, "up", "DOWN", paint),
         _flag(target.live, "live", "NOT LIVE", paint),
         _flag(target.ready, "ready", "NOT READY", paint),
     ]
-    line = f"target    {target.url}  " + " ".join(flags)
+    line = f"target    {shown(target.url)}  " + " ".join(flags)
     if target.dependencies:
-        line += "  " + " ".join(f"{k}={v}" for k, v in target.dependencies.items())
+        pairs = (f"{k}={v}" for k, v in target.dependencies.items())
+        line += "  " + shown(" ".join(pairs))
     if target.last_scrape_age is not None:
         line += f"  scraped {target.last_scrape_age:.1f} s ago"
     lines = [line]
     if target.ready_error:
-        lines.append("          " + paint(f"not ready: {target.ready_error}", _YELLOW))
+        not_ready = f"not ready: {shown(target.ready_error)}"
+        lines.append("          " + paint(not_ready, _YELLOW))
     if target.error:
-        lines.append("          " + paint(target.error, _RED))
+        lines.append("          " + paint(shown(target.error), _RED))
     return lines
 
 
@@ -303,8 +321,8 @@ def _endpoint_lines(snapshot: Snapshot) -> list[str]:
     for endpoint in snapshot.endpoints:
         rows.append(
             (
-                endpoint.method,
-                endpoint.endpoint,
+                shown(endpoint.method),
+                shown(endpoint.endpoint),
                 _plain_rate(endpoint.requests_per_second),
                 _percent(endpoint.error_ratio),
                 _seconds(endpoint.p50),
@@ -327,11 +345,11 @@ def _alert_lines(snapshot: Snapshot, paint: Callable[[str, str], str]) -> list[s
     for alert in snapshot.alerts:
         if alert.state == "inactive":
             continue
-        line = f"alert     {alert.name} {alert.state.upper()}"
+        line = f"alert     {shown(alert.name)} {alert.state.upper()}"
         if alert.since is not None:
             line += f" since {time.strftime('%H:%M:%S', time.localtime(alert.since))}"
         if alert.summary:
-            line += f"  {alert.summary}"
+            line += f"  {shown(alert.summary)}"
         lines.append(paint(line, _RED if alert.state == "firing" else _YELLOW))
     return lines
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import pty
+import queue
 import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,10 @@ from haven_top.demo.launcher import DemoProcess
 
 ONCE_TIMEOUT = 60
 """Seconds a `--once` run may take before the test fails; it needs about 2."""
+READY_TIMEOUT = 120
+"""Seconds to wait for a child's readiness line, generous for a loaded machine."""
+HOSTILE = "\x1b[2J\x1b]0;TITLE\x07\x00\x9b"
+"""Clear screen, set the window title, NUL and a one-byte CSI."""
 
 
 @pytest.fixture
@@ -250,6 +256,11 @@ def test_once_demo_stops_child(env: dict[str, str]) -> None:
 
 
 def test_interrupted_demo_stops_child(env: dict[str, str]) -> None:
+    """Ctrl-C right after the demo started exits 130 and stops the demo.
+
+    Run as `python -m`, CPython 3.11 turns a caught KeyboardInterrupt that
+    passed through exec()'d code into death by SIGINT (-2) at exit.
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "haven_top", "--once", "--demo", "--interval", "30"],
         stdout=subprocess.PIPE,
@@ -260,13 +271,13 @@ def test_interrupted_demo_stops_child(env: dict[str, str]) -> None:
     try:
         stderr_lines = read_until(process, "started the demo service")
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        process.wait(timeout=ONCE_TIMEOUT)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     assert process.returncode == 130
-    assert wait_until_gone(demo_pid("".join(stderr_lines)))
+    assert wait_until_gone(demo_pid("".join(stderr_lines)), timeout=ONCE_TIMEOUT)
 
 
 def test_no_color_disables_colour(
@@ -278,6 +289,167 @@ def test_no_color_disables_colour(
     assert "NOT READY" in plain
     assert "\x1b[31m" not in plain
     assert "\x1b[32m" not in plain
+
+
+def test_format_without_once_is_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--format", "json", "http://127.0.0.1:8000"]) == 2
+    assert capsys.readouterr().err == (
+        "haven-top: error: --format json applies only to --once; add --once, "
+        "as in haven-top --once --format json URL\n"
+    )
+
+
+def test_url_without_host(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["http://"]) == 2
+    assert capsys.readouterr().err == (
+        "haven-top: error: invalid URL 'http://': the host is missing; write it "
+        "after http://, as in http://127.0.0.1:8000\n"
+    )
+
+
+def test_logs_directory_is_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "app.log").write_text("x\n", encoding="utf-8")
+    for flags in (["--once"], []):
+        assert main([*flags, "--logs", str(tmp_path)]) == 2
+        assert capsys.readouterr().err == (
+            f"haven-top: error: --logs {tmp_path} is a directory; give a log file "
+            f"in it, such as {tmp_path / 'app.log'}\n"
+        )
+
+
+def test_once_logs_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.log"
+    assert main(["--once", "--logs", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"haven-top: error: --logs {missing}: file not found; check the path "
+        "(--once reads only files that exist)\n"
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_once_logs_unreadable_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked.log"
+    locked.write_text("x\n", encoding="utf-8")
+    locked.chmod(0)
+    assert main(["--once", "--logs", str(locked)]) == 2
+    assert "permission denied" in capsys.readouterr().err
+
+
+def test_once_failed_command_exits_1(env: dict[str, str]) -> None:
+    text = run_haven_top("--once", "--logs-command", "nosuchcommand_xyz", env=env)
+    assert text.returncode == 1
+    assert text.stdout.splitlines()[1] == (
+        "  source nosuchcommand_xyz: failed "
+        "(nosuchcommand_xyz: No such file or directory)"
+    )
+
+    document = run_haven_top(
+        "--once", "--format", "json", "--logs-command", "nosuchcommand_xyz", env=env
+    )
+    assert document.returncode == 1
+    sources = orjson.loads(document.stdout)["logs"]["sources"]
+    assert sources["nosuchcommand_xyz"]["state"] == "failed"
+
+
+def test_once_command_error_status_exits_1(env: dict[str, str]) -> None:
+    command = f"{sys.executable} -c 'raise SystemExit(3)'"
+    result = run_haven_top("--once", "--logs-command", command, env=env)
+    assert result.returncode == 1
+    assert "exited with status 3" in result.stdout
+
+
+def test_once_garbage_metrics_exits_1(env: dict[str, str]) -> None:
+    """Health endpoints that answer do not hide /metrics that is not metrics."""
+    server = ScriptedServer()
+    try:
+        server.routes["/metrics"] = (200, "text/plain", b"garbage {{{ not prom\n", 0)
+        server.routes["/health/live"] = (200, "application/json", b"{}", 0)
+        server.routes["/health/ready"] = (200, "application/json", b"{}", 0)
+        result = run_haven_top("--once", "--no-log-stream", server.url, env=env)
+    finally:
+        server.close()
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[1] == f"target    {server.url}  DOWN live ready"
+    assert lines[2] == (
+        f"          {server.url}/metrics: no samples; first bad line 1: value "
+        "'{{{' is not a number: 'garbage {{{ not prom'; check that the target "
+        "is the base URL of a Haven service, whose /metrics serves Prometheus text"
+    )
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[ScriptedServer]:
+    """A service whose labels, dependencies and errors carry escape sequences."""
+    registry = prometheus_client.CollectorRegistry()
+    counter = prometheus_client.Counter(
+        "haven_requests",
+        "Requests.",
+        ["method", "endpoint", "status"],
+        registry=registry,
+    )
+    counter.labels("GET", f"/evil{HOSTILE}", "200").inc(3)
+    server = ScriptedServer()
+    server.routes["/metrics"] = (
+        200,
+        prometheus_client.CONTENT_TYPE_LATEST,
+        prometheus_client.generate_latest(registry),
+        0,
+    )
+    server.routes["/health/live"] = (200, "application/json", b"{}", 0)
+    ready = {
+        "status": "not ready",
+        "error": f"db down{HOSTILE}",
+        "dependencies": {f"data{HOSTILE}base": f"sick{HOSTILE}"},
+    }
+    server.routes["/health/ready"] = (503, "application/json", orjson.dumps(ready), 0)
+    yield server
+    server.close()
+
+
+def test_once_text_shows_hostile_text_visibly(
+    tmp_path: Path, env: dict[str, str], hostile_server: ScriptedServer
+) -> None:
+    log = tmp_path / "app.log"
+    log.write_text(f"plain{HOSTILE}line\n", encoding="utf-8")
+    url = hostile_server.url.replace("http://", "http://user:SECRETPW@")
+    result = run_haven_top("--once", "--logs", str(log), url, env=env)
+    assert result.returncode == 1
+    for output in (result.stdout, result.stderr):
+        assert "\x1b" not in output
+        assert "\x00" not in output
+        assert "\x07" not in output
+        assert "\x9b" not in output
+        assert "SECRETPW" not in output
+    visible = "^[[2J^[]0;TITLE^G^@\\x9b"
+    assert f"data{visible}base=sick{visible}" in result.stdout
+    assert f"not ready: db down{visible}" in result.stdout
+    assert f"/evil{visible}" in result.stdout
+    assert f"plain{visible}line" in result.stdout
+    shown = hostile_server.url.replace("http://", "http://user:***@")
+    assert f"target    {shown}  up live NOT READY" in result.stdout
+
+
+def test_once_json_hides_url_password(
+    env: dict[str, str], hostile_server: ScriptedServer
+) -> None:
+    url = hostile_server.url.replace("http://", "http://user:SECRETPW@")
+    down = f"http://user:SECRETPW@127.0.0.1:{free_port()}"
+    result = run_haven_top("--once", "--format", "json", url, down, env=env)
+    assert result.returncode == 1
+    assert "SECRETPW" not in result.stdout + result.stderr
+    document = orjson.loads(result.stdout)
+    shown = hostile_server.url.replace("http://", "http://user:***@")
+    assert document["targets"][0]["url"] == shown
+    assert shown.removeprefix("http://") in document["logs"]["sources"]
 
 
 def demo_pid(stderr: str) -> int:
@@ -297,13 +469,31 @@ def wait_until_gone(pid: int, timeout: float = 10) -> bool:
     return False
 
 
-def read_until(process: subprocess.Popen[str], marker: str) -> list[str]:
-    """Read stderr lines of `process` until one contains `marker`."""
+def read_until(
+    process: subprocess.Popen[str], marker: str, timeout: float = READY_TIMEOUT
+) -> list[str]:
+    """Read stderr lines of `process` until one contains `marker`.
+
+    A thread reads, so that a child that hangs without output cannot hold the
+    test past `timeout` seconds.
+    """
     assert process.stderr is not None
+    stream = process.stderr
+    received: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            received.put(line)
+        received.put("")
+
+    threading.Thread(target=pump, daemon=True).start()
     lines: list[str] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = received.get(timeout=left)
+        except queue.Empty:
+            break
         if not line:
             break
         lines.append(line)

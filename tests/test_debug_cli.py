@@ -6,12 +6,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from io import StringIO
 from pathlib import Path
 
 import httpx
 import pytest
+from test_scraper import free_port
 
-from haven_top import cli
+from haven_top import cli, debug_cli
 from haven_top.core.token import AdminToken, Secret
 from haven_top.debug_cli import with_demo_token
 from haven_top.demo import launcher
@@ -270,3 +272,20 @@ def test_demo_token_used_last() -> None:
     configured = AdminOptions(token=AdminToken(Secret("mine"), "test"))
     assert with_demo_token(configured, demo) is configured
     assert with_demo_token(AdminOptions(), None).token is None
+
+
+def test_cli_refused_hides_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused connection reads as the dashboard's, with no URL password."""
+    monkeypatch.setenv("HAVEN_TOP_CONFIG", os.devnull)
+    monkeypatch.setenv("HAVEN_ADMIN_TOKEN", WRONG_TOKEN)
+    port = free_port()
+    out, err = StringIO(), StringIO()
+    url = f"http://user:SECRETPW@127.0.0.1:{port}"
+    status = debug_cli.main(["on", "--timeout", "2", url], stdout=out, stderr=err)
+    assert status == 1
+    assert out.getvalue() == ""
+    assert err.getvalue() == (
+        f"debug request to http://user:***@127.0.0.1:{port} failed (2 attempts): "
+        "connection refused; check that the service is running and listens on "
+        "that host and port\n"
+    )
