@@ -119,7 +119,11 @@ class EndpointsTable(DataTable[Text]):
         endpoint.truncate(self.endpoint_width, overflow="ellipsis")
         error_style = style
         if row.error_ratio is not None and row.error_ratio >= ERROR_RATIO_HIGHLIGHT:
-            error_style = self.get_component_rich_style("endpoints--error")
+            # Partial: the full style paints the table's background over the
+            # cursor row, which hid the number there.
+            error_style = self.get_component_rich_style(
+                "endpoints--error", partial=True
+            )
         return [
             Text(row.method, style=style),
             endpoint,
