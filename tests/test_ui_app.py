@@ -266,6 +266,40 @@ async def test_refresh_follows_provider() -> None:
         assert "5.00 req/s" in plain(app, "#traffic-rates")
 
 
+@pytest.mark.parametrize("size", SIZES)
+async def test_new_numbers_need_no_layout(
+    size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A layout pass costs more than all repaints of a refresh together."""
+    provider = FakeProvider(full_snapshot())
+    app = make_app(provider, interval=SLOW)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        screen = main_screen(app)
+        layouts: list[object] = []
+        layout = screen._refresh_layout
+        monkeypatch.setattr(
+            screen, "_refresh_layout", lambda *args, **kw: layouts.append(args)
+        )
+        system = replace(
+            full_snapshot().system,
+            cpu_percent=7.25,
+            cpu_percent_per_core=(5.0, 9.5),
+            disk_write_bytes_per_second=12.5 * 2**20,
+        )
+        provider.current = full_snapshot(
+            traffic=Traffic(requests_per_second=5.0, error_ratio=0.5),
+            system=system,
+            metrics_age=1.5,
+        )
+        screen.refresh_view()
+        await pilot.pause()
+        assert "5.00 req/s" in plain(app, "#traffic-rates")
+        assert "7.2%" in plain(app, "#system-stats")
+        assert layouts == []
+        monkeypatch.setattr(screen, "_refresh_layout", layout)
+
+
 async def test_window_key_cycles_at_once() -> None:
     provider = FakeProvider(full_snapshot())
     app = make_app(provider, interval=SLOW)

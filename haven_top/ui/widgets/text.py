@@ -33,7 +33,10 @@ def needs_layout(static: Static, old: Content, new: Content) -> bool:
     new_lines = new.plain.split("\n")
     if len(old_lines) != len(new_lines):
         return True
-    # A line as wide as the content area may wrap, adding rows to the height.
     room = static.content_region.width
+    if room <= 0:
+        # Hidden (its region is empty): showing it again lays the screen out.
+        return False
+    # A line as wide as the content area may wrap, adding rows to the height.
     widest = max(cell_len(line) for line in old_lines + new_lines)
     return widest >= room
