@@ -392,6 +392,9 @@ async def test_updates_skip_screen_layout(monkeypatch) -> None:  # noqa: ANN001
             await pilot.pause()
         assert "request 59" in screen_rows(pane.view)[-1]
         assert layouts == []
+        # Rows fit the width left by the vertical scrollbar.
+        assert pane.view.show_vertical_scrollbar
+        assert not pane.view.show_horizontal_scrollbar
 
 
 async def test_idle_poll_draws_nothing() -> None:
