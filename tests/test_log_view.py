@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from textual.app import App, ComposeResult
+from textual.strip import Strip
 
 from haven_top.core.logstore import LogStore
 from haven_top.sources.logstreams import LogHub
