@@ -18,7 +18,8 @@ from test_ui_fakes import (
     plain,
     table_rows,
 )
-from textual.widgets import Input
+from textual.strip import Strip
+from textual.widgets import DataTable, Input
 
 from haven_top.core.logstore import LogStore
 from haven_top.core.snapshot import Latency, TargetStatus, Traffic
@@ -300,6 +301,39 @@ async def test_new_numbers_need_no_layout(
         monkeypatch.setattr(screen, "_refresh_layout", layout)
 
 
+def styled_cells(strip: Strip) -> list[tuple[object, ...]]:
+    """Each cell of `strip` with the parts of its style a reader sees."""
+    return [
+        (char, seg.style.color, seg.style.bgcolor, seg.style.bold, seg.style.italic)
+        for seg in strip
+        if seg.style is not None
+        for char in seg.text
+    ]
+
+
+@pytest.mark.parametrize("theme", ["haven-dark", "haven-light", "haven-terminal"])
+async def test_endpoint_lines_match_datatable(theme: str) -> None:
+    """The cached lines look exactly as DataTable draws them, cursor included."""
+    rows = tuple(
+        replace(row, error_ratio=0.2 if index % 2 else 0.01)
+        for index, row in enumerate(endpoint_rows(30))
+    )
+    hub = LogHub(LogStore(100))
+    provider = FakeProvider(full_snapshot(endpoints=rows))
+    app = make_app(provider, interval=SLOW, theme=theme, log_hub=hub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        # Row 3 has a high error rate, whose colour the cursor's replaces.
+        await pilot.press("down", "down", "down")
+        table = app.screen.query_one(EndpointsTable)
+        assert table.cursor_row == 3
+        assert table.rows_shown[-1].is_rest
+        for y in range(table.size.height):
+            ours = styled_cells(table.render_line(y))
+            theirs = styled_cells(DataTable.render_line(table, y))
+            assert ours == theirs, f"line {y}"
+
+
 async def test_window_key_cycles_at_once() -> None:
     provider = FakeProvider(full_snapshot())
     app = make_app(provider, interval=SLOW)
@@ -374,8 +408,10 @@ async def test_help_lists_keys_and_closes() -> None:
         assert rows["s"].startswith("Sort:")
         assert rows["?"].startswith("Help:")
         assert rows["q"].startswith("Quit:")
+        assert rows["^c"].startswith("Quit:")
         panes = [str(widget.render()) for widget in app.screen.query("#help-panes > *")]
-        assert "Endpoints" in panes
+        for pane in ("Endpoints", "Alerts", "Instances", "Logs"):
+            assert pane in panes
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
