@@ -186,11 +186,15 @@ class HavenTopApp(App[None]):
             self.push_screen(HelpScreen(self.key_help()))
 
     def key_help(self) -> list[tuple[str, str, str]]:
-        """(key, name, what it does) of each visible binding, as the keymap set it."""
+        """(key, name, what it does) of each visible binding, as the keymap set it.
+
+        The ctrl+c binding is hidden from the footer, which has no room for two
+        quit keys, but listed here.
+        """
         rows = []
         for active in self.screen.active_bindings.values():
             binding = active.binding
-            if binding.show:
+            if binding.show or binding.id == "interrupt":
                 key = self.get_key_display(binding)
                 rows.append((key, binding.description, binding.tooltip))
         return rows

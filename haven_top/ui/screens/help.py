@@ -46,6 +46,23 @@ PANES = (
         "swap, load average, and disk and network throughput.",
     ),
     (
+        "Alerts",
+        "haven-top's alert rules, or the Prometheus server's alerts: FIRING, "
+        "PENDING or ok, for how long, the value and what the rule checks. A "
+        "firing alert is also named in the title bar.",
+    ),
+    (
+        "Instances",
+        "Shown for several targets: one row per instance. Enter on a row narrows "
+        "every pane to that instance; Esc returns to the whole fleet.",
+    ),
+    (
+        "Logs",
+        "The newest records of the targets' log streams and --logs sources. The "
+        "pane appears with the first record. Tab moves into it, and the footer "
+        "then lists its keys (filter, hold, next error, open a request).",
+    ),
+    (
         "Status line",
         "haven-top's own CPU and memory, and how old the metrics and "
         "system data are. Data older than a few refreshes is marked STALE.",
