@@ -46,6 +46,9 @@ rows below the summary. Without it the app's breakpoints apply."""
 class MainScreen(Screen[None]):
     """Every pane of one snapshot, refreshed each interval unless paused."""
 
+    PAUSES_LOGS = True
+    """The pause key holds the log view too, so the log view leaves it to us."""
+
     AUTO_FOCUS = "#endpoints-table"
     """Enter on an endpoint lists its requests. The instances table comes first
     in the DOM but is hidden for a single target, and a hidden widget drops the
@@ -122,6 +125,8 @@ class MainScreen(Screen[None]):
         self.sort_key = ENDPOINT_SORT_KEYS[0]
         self.selected_target: str | None = None
         self.paused = False
+        self.logs_held_by_pause = False
+        """True while the log view is held only because the screen is paused."""
         self.snapshot: Snapshot | None = None
         """The snapshot on screen; held unchanged while paused."""
         self.last_failure: str | None = None
@@ -291,7 +296,22 @@ class MainScreen(Screen[None]):
         taken_at = self.snapshot.taken_at if self.snapshot else None
         key = self.key_for("toggle_pause")
         self.query_one(TitleBar).show_paused(self.paused, taken_at, key)
+        self.hold_logs(self.paused)
         self.refresh_view()
+
+    def hold_logs(self, paused: bool) -> None:
+        """Hold the log view with the rest of the screen, and let it follow again
+        on resume unless the operator had held it before pausing."""
+        from haven_top.ui.widgets.log_view import LogView
+
+        for view in self.query(LogView):
+            if paused and not view.held:
+                view.hold()
+                self.logs_held_by_pause = True
+            elif not paused and self.logs_held_by_pause:
+                view.follow()
+        if not paused:
+            self.logs_held_by_pause = False
 
     def action_cycle_window(self) -> None:
         self.window_seconds = next_window(self.window_seconds)

@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -233,13 +234,23 @@ class LogView(ScrollView, can_focus=True):
         seqs.append(self._cursor_seq)
         self.rows.pin(seq for seq in seqs if seq is not None)
 
+    def screen_pauses_logs(self) -> bool:
+        """True on a screen whose own pause key holds the logs with everything else."""
+        return bool(getattr(self.screen, "PAUSES_LOGS", False))
+
     def action_toggle_hold(self) -> None:
+        if self.screen_pauses_logs():
+            # Let the key reach the screen's pause, which holds this view too.
+            raise SkipAction()
         if self.held:
             self.follow()
         else:
             self.hold()
 
     def action_follow(self) -> None:
+        if self.screen_pauses_logs() and getattr(self.screen, "paused", False):
+            self.notify("Paused: press p to resume the screen, logs included.")
+            return
         self.follow()
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
