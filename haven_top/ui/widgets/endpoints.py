@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -11,6 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.color import Color
 from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
 
@@ -36,6 +38,21 @@ ENDPOINT_MAX_WIDTH = 60
 """Wider terminals leave the rest blank, keeping numbers next to their names."""
 
 
+@dataclass(frozen=True)
+class _LineContext:
+    """What every line of one repaint of the table is drawn with."""
+
+    width: int
+    scroll_x: int
+    scroll_y: int
+    base: Style
+    header: Style
+    even_row: Style
+    odd_row: Style
+    cursor: Style
+    background: Color
+
+
 class EndpointsTable(DataTable[Text]):
     """Rows of `EndpointStats` as the snapshot orders them.
 
@@ -57,6 +74,9 @@ class EndpointsTable(DataTable[Text]):
         self._layout: tuple[int, str] = (0, "")
         self._strips: dict[int, tuple[object, Strip]] = {}
         """Row index (-1 for the header) to the key it was drawn for and its strip."""
+        self._line_pass: _LineContext | None = None
+        """Set while a repaint draws its lines, so they share one lookup."""
+        self._endpoint_column_width = ENDPOINT_MIN_WIDTH
 
     @property
     def visible_rows(self) -> int:
@@ -107,11 +127,20 @@ class EndpointsTable(DataTable[Text]):
         self._layout = (width, self.sort_key)
         self.clear(columns=True)
         self.add_column("method", width=METHOD_WIDTH)
-        self.add_column("endpoint", width=self.endpoint_width)
+        self._endpoint_column_width = self.endpoint_width
+        self.add_column("endpoint", width=self._endpoint_column_width)
         for label, column_width in NUMBER_COLUMNS:
             marked = label + "▼" if SORT_COLUMNS.get(self.sort_key) == label else label
             self.add_column(Text(marked, justify="right"), width=column_width)
         return True
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Styles and sizes are looked up once per repaint, not once per line.
+        self._line_pass = self._line_context()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._line_pass = None
 
     def render_line(self, y: int) -> Strip:
         """Draw line `y` from a strip cached per row, rebuilt when its cells change.
@@ -123,22 +152,37 @@ class EndpointsTable(DataTable[Text]):
         """
         if self.fixed_rows or self.fixed_columns or self.header_height != 1:
             return super().render_line(y)
-        width = self.size.width
-        scroll_x, scroll_y = self.scroll_offset
-        row_index = -1 if y == 0 and self.show_header else y - 1 + scroll_y
+        context = self._line_pass or self._line_context()
+        row_index = -1 if y == 0 and self.show_header else y - 1 + context.scroll_y
         if row_index >= self.row_count:
-            return Strip.blank(width, self.rich_style)
-        strip = self._row_strip(row_index, width + scroll_x)
-        return strip.crop(scroll_x, scroll_x + width) if scroll_x else strip
+            return Strip.blank(context.width, context.base)
+        strip = self._row_strip(row_index, context)
+        if context.scroll_x:
+            return strip.crop(context.scroll_x, context.scroll_x + context.width)
+        return strip
 
-    def _row_strip(self, row_index: int, width: int) -> Strip:
+    def _line_context(self) -> _LineContext:
+        scroll_x, scroll_y = self.scroll_offset
+        style = self.get_component_rich_style
+        return _LineContext(
+            width=self.size.width,
+            scroll_x=scroll_x,
+            scroll_y=scroll_y,
+            base=self.rich_style,
+            header=style("datatable--header"),
+            even_row=style("datatable--even-row"),
+            odd_row=style("datatable--odd-row"),
+            cursor=style("datatable--cursor"),
+            background=self.background_colors[1],
+        )
+
+    def _row_strip(self, row_index: int, context: _LineContext) -> Strip:
         if row_index < 0:
             cells = [column.label for column in self.ordered_columns]
-            row_style = self.get_component_rich_style("datatable--header")
+            row_style = context.header
         else:
             cells = self.get_row_at(row_index)
-            zebra = "datatable--odd-row" if row_index % 2 else "datatable--even-row"
-            row_style = self.get_component_rich_style(zebra)
+            row_style = context.odd_row if row_index % 2 else context.even_row
         cursor = (
             row_index >= 0
             and self.show_cursor
@@ -147,16 +191,16 @@ class EndpointsTable(DataTable[Text]):
         )
         key = (
             tuple((cell.plain, cell.style, cell.justify) for cell in cells),
-            width,
             row_style,
-            self.get_component_rich_style("datatable--cursor") if cursor else None,
-            self.background_colors,
+            cursor,
+            context,
             self.cell_padding,
+            self.cursor_type,
         )
         cached = self._strips.get(row_index)
         if cached is not None and cached[0] == key:
             return cached[1]
-        strip = self._build_row_strip(row_index, cells, row_style, cursor, width)
+        strip = self._build_row_strip(row_index, cells, row_style, cursor, context)
         self._strips[row_index] = (key, strip)
         return strip
 
@@ -166,13 +210,13 @@ class EndpointsTable(DataTable[Text]):
         cells: list[Text],
         row_style: Style,
         cursor: bool,
-        width: int,
+        context: _LineContext,
     ) -> Strip:
         """Lay out `cells` as DataTable does: padding, justification, cursor."""
         component = Style()
         post = Style()
         if cursor:
-            component = self.get_component_rich_style("datatable--cursor")
+            component = context.cursor
             # DataTable's default: the cursor's colour wins over the cell's own.
             post = Style.from_color(component.color)
         padding = " " * self.cell_padding
@@ -187,24 +231,25 @@ class EndpointsTable(DataTable[Text]):
             segments.append(Segment(padding, outer + post))
             segments.append(Segment(text, outer + _style_of(cell) + post))
             segments.append(Segment(padding, outer + post))
+        width = context.width + context.scroll_x
         used = sum(segment.cell_length for segment in segments)
         if used < width:
-            extend = self._extend_style(row_style, component)
+            extend = self._extend_style(row_style, component, context.background)
             meta = Style.from_meta(
                 {"row": row_index, "column": 0, "out_of_bounds": True}
             )
             segments.append(Segment(" " * (width - used), extend + meta))
-        return Strip(segments).adjust_cell_length(width, self.rich_style).simplify()
+        return Strip(segments).adjust_cell_length(width, context.base).simplify()
 
-    def _extend_style(self, row_style: Style, component: Style) -> Style:
+    def _extend_style(
+        self, row_style: Style, component: Style, background: Color
+    ) -> Style:
         """Style the blank right of the last column as DataTable does."""
         if self.cursor_type == "row":
             return row_style + component
         if row_style.bgcolor is None:
             return Style.from_color(row_style.color, row_style.bgcolor)
-        faded = Color.from_rich_color(row_style.bgcolor).blend(
-            self.background_colors[1], factor=0.25
-        )
+        faded = Color.from_rich_color(row_style.bgcolor).blend(background, factor=0.25)
         return Style.from_color(row_style.color, faded.rich_color)
 
     @property
@@ -220,7 +265,7 @@ class EndpointsTable(DataTable[Text]):
         if row.is_rest:
             style = self.get_component_rich_style("endpoints--rest")
         endpoint = Text(row.endpoint or "others", style=style)
-        endpoint.truncate(self.endpoint_width, overflow="ellipsis")
+        endpoint.truncate(self._endpoint_column_width, overflow="ellipsis")
         error_style = style
         if row.error_ratio is not None and row.error_ratio >= ERROR_RATIO_HIGHLIGHT:
             # Partial: the full style paints the table's background over the
