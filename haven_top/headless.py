@@ -233,7 +233,7 @@ def _flag(
     value: bool | None, yes: str, no: str, paint: Callable[[str, str], str]
 ) -> str:
     if value is None:
-        return f"{yes}?"
+        return f"{yes} n/a"
     return paint(yes, _GREEN) if value else paint(no, _RED)
 
 

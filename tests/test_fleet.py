@@ -21,6 +21,7 @@ from haven_top.ui.app import make_app
 from haven_top.ui.widgets import format as fmt
 from haven_top.ui.widgets.alerts import AlertsPane
 from haven_top.ui.widgets.instances import InstancesPane, InstancesTable
+from haven_top.ui.widgets.targets import targets_content
 
 SIZES = [(80, 24), (160, 50)]
 SLOW = 60.0
@@ -101,9 +102,38 @@ async def test_instances_table_matches_snapshot(size: tuple[int, int]) -> None:
         assert rows[1][3] == "FAIL"
         assert rows[1][5:8] == ["25.0", "1,500", "95.0"]
         assert rows[2][:2] == ["127.0.0.1:8003", "DOWN"]
-        assert rows[2][2:5] == ["?", "?", "–"]
+        assert rows[2][2:5] == ["–", "–", "–"]
         assert rows[2][-1] == "42s"
         assert "Instances (3)" in str(pane.border_title)
+
+
+UNKNOWN_HEALTH = tuple(
+    TargetStatus(url=f"127.0.0.1:{8001 + index}", up=True, last_scrape_age=0.5)
+    for index in range(4)
+)
+"""Instances read through Prometheus: up, with live and ready unknown."""
+
+
+def test_unknown_health_is_not_unhealthy() -> None:
+    ready_failed = replace(UNKNOWN_HEALTH[0], url="127.0.0.1:9000", ready=False)
+    lines = targets_content((*UNKNOWN_HEALTH, ready_failed)).plain.splitlines()
+    assert lines[0] == "5 targets: 5 UP, 1 unhealthy"
+    assert lines[1].startswith("127.0.0.1:9000  UP  live –  ready FAIL")
+    assert len(lines) == 2
+    quiet = targets_content(UNKNOWN_HEALTH).plain.splitlines()
+    assert quiet == ["4 targets: 4 UP, 0 unhealthy"]
+
+
+async def test_unknown_health_shows_dash() -> None:
+    snapshot = replace(full_snapshot(), targets=UNKNOWN_HEALTH)
+    app = make_app(FakeProvider(snapshot), interval=SLOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        rows = instance_rows(app.screen.query_one(InstancesTable))
+        assert [row[1:4] for row in rows] == [["UP", "–", "–"]] * 4
+        header = plain(app, "#targets")
+        assert "0 unhealthy" in header
+        assert "FAIL" not in header
 
 
 async def test_single_target_hides_instances_and_alerts() -> None:

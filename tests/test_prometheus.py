@@ -344,6 +344,15 @@ async def test_dashboard_through_prometheus(fleet: Fleet) -> None:
         await until(fleet_on_screen, timeout=30, what="the fleet on screen")
         shown = screen.snapshot
         assert shown is not None
+        # Prometheus cannot see the health endpoints: unknown, not failing.
+        for row in range(table.row_count):
+            cells = [cell.plain for cell in table.get_row_at(row)]
+            assert cells[1:4] == ["UP", "–", "–"]
+        rendered = screen.query_one("#targets", Static).render()
+        header = getattr(rendered, "plain", str(rendered))
+        for instance in fleet.instances:
+            assert f"{instance}  UP  live –  ready –" in header
+        assert "FAIL" not in header
         assert fmt.rate(shown.traffic.requests_per_second) in str(
             screen.query_one("#traffic-rates", Static).render()
         )
@@ -386,6 +395,27 @@ def test_once_json_through_prometheus(
     names = {alert["name"]: alert["state"] for alert in document["alerts"]}
     assert names["HavenNeverFires"] == "inactive"
     firing = any(state == "firing" for state in names.values())
+    assert status == (1 if firing else 0)
+
+
+def test_once_text_through_prometheus(
+    fleet: Fleet,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Health that Prometheus cannot see reads "n/a" and does not fail the run."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    argv = ["--once", "--prometheus", fleet.server.url, "--selector", 'job="haven"']
+    status = main(argv)
+    text = capsys.readouterr().out
+    lines = [line for line in text.splitlines() if line.startswith("target ")]
+    assert [line.split()[1] for line in lines] == fleet.instances
+    for line in lines:
+        assert "up live n/a ready n/a" in line
+    assert "NOT LIVE" not in text
+    assert "NOT READY" not in text
+    firing = "FIRING" in text
     assert status == (1 if firing else 0)
 
 

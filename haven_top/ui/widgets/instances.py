@@ -195,7 +195,7 @@ class InstancesPane(Pane):
 
 def _flag(value: bool | None, yes: str, no: str, bad: Style) -> Text:
     if value is None:
-        return _number("?", Style())
+        return _number(fmt.DASH, Style())
     return _number(yes, Style()) if value else _number(no, bad)
 
 

@@ -8,6 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from haven_top.core.snapshot import Snapshot, TargetStatus
+from haven_top.core.urls import redact_url
 from haven_top.ui.widgets import format as fmt
 from haven_top.ui.widgets.text import set_text
 
@@ -20,7 +21,8 @@ HEALTHY_DEPENDENCY = {"healthy", "ok", "up", "ready"}
 class TargetList(Static):
     """One line per target, or a summary plus the unhealthy ones for a fleet.
 
-    Every state is a word (UP, DOWN, OK, FAIL), so it reads without colour.
+    Every state is a word (UP, DOWN, OK, FAIL), so it reads without colour. A
+    health check not known, such as through Prometheus, shows as "–".
     """
 
     def show(self, snapshot: Snapshot) -> None:
@@ -43,8 +45,12 @@ def targets_content(targets: tuple[TargetStatus, ...]) -> Content:
 
 
 def is_healthy(target: TargetStatus) -> bool:
-    """Return True when the last scrape and both health checks succeeded."""
-    return bool(target.up and target.live and target.ready)
+    """Return True when the last scrape succeeded and no health check failed.
+
+    A health check that is unknown (None) does not count against the target:
+    through Prometheus, `/health/live` and `/health/ready` are never polled.
+    """
+    return target.up is True and target.live is not False and target.ready is not False
 
 
 def summary_line(targets: tuple[TargetStatus, ...], troubled: int) -> Content:
@@ -105,7 +111,7 @@ def up_mark(up: bool | None) -> tuple[str, str]:
 
 def check_mark(value: bool | None) -> tuple[str, str]:
     if value is None:
-        return ("?", "")
+        return (fmt.DASH, "$text-muted")
     return ("OK", "$success") if value else ("FAIL", "bold $error")
 
 
@@ -127,7 +133,11 @@ def problem_text(target: TargetStatus) -> str:
 
 
 def short_url(url: str) -> str:
-    """Strip the scheme and trailing slash from `url`: "127.0.0.1:8000"."""
+    """Strip the scheme and trailing slash from `url`: "127.0.0.1:8000".
+
+    A password in `url` is replaced with `***`.
+    """
+    url = redact_url(url)
     for scheme in ("http://", "https://"):
         if url.startswith(scheme):
             url = url[len(scheme) :]
