@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from haven_top.core.snapshot import Alert, SelfStats, Snapshot, SystemStats
+from haven_top.core.urls import redact_url
 from haven_top.sources.prometheus_api import (
     PrometheusClient,
     PrometheusQueryError,
@@ -34,10 +35,12 @@ from haven_top.sources.prometheus_snapshot import (
 )
 from haven_top.sources.promql import (
     InstanceReading,
+    LabelMatcher,
     Scope,
     ScopeReading,
     history_queries,
     instant_queries,
+    parse_selector,
     read_instances,
     read_scope,
 )
@@ -93,6 +96,9 @@ class PrometheusProvider:
             raise ValueError(f"invalid interval {interval!r}; use seconds above 0")
         self.settings = settings
         self.interval = interval
+        self.redacted_url = redact_url(settings.url)
+        """The server's URL as messages and snapshots show it, without a password."""
+        self._alert_selector = _alert_selector(settings.selector)
         self._history_points = history_points
         self._scope = Scope(settings.selector, window_seconds)
         self._client: PrometheusClient | None = None
@@ -125,7 +131,7 @@ class PrometheusProvider:
             return ""
         if self._failure is not None:
             return f"Prometheus: {self._failure}; retrying every {self.interval:g} s"
-        return f"querying Prometheus at {self.settings.url}"
+        return f"querying Prometheus at {self.redacted_url}"
 
     @property
     def polls(self) -> int:
@@ -198,7 +204,7 @@ class PrometheusProvider:
                 scope=wanted,
                 last=self._last,
                 failure=self._failure,
-                prometheus_url=self.settings.url,
+                prometheus_url=self.redacted_url,
                 alerts=self._alerts,
                 history=self._history.view(wanted),
                 restarts=self._restarts,
@@ -254,7 +260,7 @@ class PrometheusProvider:
             None,
         )
         if failure is not None:
-            self._record_failure(str(failure), scope, at)
+            self._record_failure(redact_url(str(failure)), scope, at)
             return
         await self._record_success(scope, at, results, backfill)
 
@@ -289,7 +295,7 @@ class PrometheusProvider:
 
     def _record_failure(self, message: str, scope: Scope, at: float) -> None:
         if message != self._failure:
-            logger.warning("Prometheus at %s failed: %s", self.settings.url, message)
+            logger.warning("Prometheus at %s failed: %s", self.redacted_url, message)
         self._failure = message
         self._history.append_gap(scope, self._system.cpu_percent)
 
@@ -297,7 +303,7 @@ class PrometheusProvider:
         self, scope: Scope, at: float, results: dict[str, Any], backfill: bool
     ) -> None:
         if self._failure is not None:
-            logger.info("Prometheus at %s responds again", self.settings.url)
+            logger.info("Prometheus at %s responds again", self.redacted_url)
         self._failure = None
         instances = read_instances(results)
         reading = read_scope(results)
@@ -322,7 +328,7 @@ class PrometheusProvider:
             self._alerts = ()
             return
         self._alerts_error = None
-        self._alerts = alerts_from_api(active, rules)
+        self._alerts = alerts_from_api(active, rules, self._alert_selector)
 
     async def _target_errors(
         self, instances: tuple[InstanceReading, ...]
@@ -363,6 +369,17 @@ class PrometheusProvider:
                 self._restarts[reading.instance] = at
                 logger.info("Instance %s restarted", reading.instance)
             self._starts[reading.instance] = start
+
+
+def _alert_selector(selector: str) -> tuple[LabelMatcher, ...]:
+    try:
+        return parse_selector(selector)
+    except ValueError as exc:
+        # Prometheus then rejects the selector in every query, and the snapshot
+        # shows its error. NOTE: a selector that Prometheus accepts and this
+        # parser does not (one with a PromQL comment) leaves alerts unfiltered.
+        logger.warning("Alerts are not filtered by the selector: %s", exc)
+        return ()
 
 
 def _bind_query(client: PrometheusClient, promql: str, at: float) -> Callable[[], Any]:

@@ -10,7 +10,7 @@ import ast
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -21,7 +21,13 @@ from urllib3.util.retry import Retry
 
 from haven_top.core.snapshot import Alert
 from haven_top.core.token import Secret
-from haven_top.sources.promql import DEFAULT_TIMEOUT, sample_value
+from haven_top.core.urls import redact_url
+from haven_top.sources.promql import (
+    DEFAULT_TIMEOUT,
+    LabelMatcher,
+    labels_fit,
+    sample_value,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +61,8 @@ class PrometheusSettings:
     def __post_init__(self) -> None:
         if not re.match(r"^https?://[^/\s]+", self.url):
             raise ValueError(
-                f"invalid Prometheus URL {self.url!r}; use http://HOST:PORT "
-                "or https://HOST:PORT"
+                f"invalid Prometheus URL {redact_url(self.url)!r}; use "
+                "http://HOST:PORT or https://HOST:PORT"
             )
         if self.timeout <= 0:
             raise ValueError(
@@ -82,6 +88,9 @@ class PrometheusClient:
 
         self.settings = settings
         self._url = settings.url.rstrip("/")
+        # requests sends the user and password of the URL as basic auth, and
+        # messages name the server by `_redacted_url`, without the password.
+        self._redacted_url = redact_url(self._url)
         self._session = requests.Session()
         self._session.verify = settings.ca_file or True
         self._headers: dict[str, str] = {}
@@ -161,40 +170,43 @@ class PrometheusClient:
             return request()
         except requests.exceptions.SSLError as exc:
             raise PrometheusQueryError(
-                f"TLS handshake with {self._url} failed ({_reason(exc)}); "
+                f"TLS handshake with {self._redacted_url} failed ({_reason(exc)}); "
                 "pass the server's CA with --prometheus-ca-file",
                 unreachable=True,
             ) from exc
         except requests.exceptions.Timeout as exc:
             raise PrometheusQueryError(
-                f"request to {self._url} timed out after "
+                f"request to {self._redacted_url} timed out after "
                 f"{self.settings.timeout:g} s; raise --prometheus-timeout",
                 unreachable=True,
             ) from exc
         except requests.exceptions.RequestException as exc:
             raise PrometheusQueryError(
-                f"cannot reach {self._url}: {_reason(exc)}", unreachable=True
+                f"cannot reach {self._redacted_url}: {_reason(exc)}", unreachable=True
             ) from exc
         except PrometheusApiClientException as exc:
             raise PrometheusQueryError(self._http_message(str(exc))) from exc
         except ValueError as exc:
             raise PrometheusQueryError(
-                f"{self._url} returned a body that is not Prometheus API JSON; "
-                "check that the URL points at a Prometheus server"
+                f"{self._redacted_url} returned a body that is not Prometheus API "
+                "JSON; check that the URL points at a Prometheus server"
             ) from exc
 
     def _http_message(self, text: str) -> str:
         match = re.search(r"HTTP Status Code (\d+)", text)
         status = int(match.group(1)) if match else 0
+        server = self._redacted_url
         if status in (401, 403):
-            return (
-                f"{self._url} rejected the credentials (HTTP {status}); check "
+            where = (
                 "--prometheus-bearer-token-file or --prometheus-user and its password"
             )
+            if server != self._url:
+                where = "the user and password in the --prometheus URL"
+            return f"{server} rejected the credentials (HTTP {status}); check {where}"
         detail = _error_detail(text)
         if status == 400 and "parse error" in detail:
-            return f"{self._url} rejected a query: {detail}; check the --selector value"
-        return f"{self._url} answered HTTP {status}: {detail}"
+            return f"{server} rejected a query: {detail}; check the --selector value"
+        return f"{server} answered HTTP {status}: {detail}"
 
 
 def _error_detail(text: str) -> str:
@@ -228,7 +240,7 @@ def _reason(exc: BaseException) -> str:
         match = re.search(pattern, text)
         if match:
             return match.group(0).strip().rstrip(".")
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    return redact_url(text.splitlines()[0][:200]) if text else type(exc).__name__
 
 
 def parse_rfc3339(text: str | None) -> float | None:
@@ -249,17 +261,23 @@ def parse_rfc3339(text: str | None) -> float | None:
 
 
 def alerts_from_api(
-    active: list[dict[str, Any]], rules: list[dict[str, Any]]
+    active: list[dict[str, Any]],
+    rules: list[dict[str, Any]],
+    selector: Sequence[LabelMatcher] = (),
 ) -> tuple[Alert, ...]:
     """Convert the alerts API's alerts, plus rules with none, to `Alert`s.
 
     Prometheus gives `activeAt`, when an alert turned pending. A firing alert
     entered that state `for` seconds later, which the rules API supplies.
+    Alerts and rules whose labels contradict `selector` are left out, as
+    `promql.labels_fit` decides.
     """
     durations = {rule.get("name"): rule.get("duration") for rule in rules}
     alerts = []
     for item in active:
         labels = {str(k): str(v) for k, v in item.get("labels", {}).items()}
+        if not labels_fit(labels, selector):
+            continue
         name = labels.pop("alertname", "unnamed")
         state = str(item.get("state", "firing"))
         since = parse_rfc3339(item.get("activeAt"))
@@ -282,12 +300,16 @@ def alerts_from_api(
     for rule in rules:
         if rule.get("name") in named or rule.get("state") != "inactive":
             continue
+        name = str(rule.get("name", "unnamed"))
+        labels = {str(k): str(v) for k, v in rule.get("labels", {}).items()}
+        if not labels_fit({"alertname": name, **labels}, selector):
+            continue
         alerts.append(
             Alert(
-                name=str(rule.get("name", "unnamed")),
+                name=name,
                 state="inactive",
                 summary=_summary(rule.get("annotations", {})),
-                labels={str(k): str(v) for k, v in rule.get("labels", {}).items()},
+                labels=labels,
             )
         )
     order = {"firing": 0, "pending": 1}

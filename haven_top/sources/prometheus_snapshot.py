@@ -26,6 +26,7 @@ from haven_top.core.snapshot import (
     Traffic,
 )
 from haven_top.core.state import HISTORY_LENGTH
+from haven_top.core.urls import redact_url
 from haven_top.sources.promql import (
     HISTORY_KEYS,
     InstanceReading,
@@ -235,7 +236,8 @@ def _target(
 ) -> TargetStatus:
     error = None
     if reading.up is False:
-        error = f"Prometheus cannot scrape it: {last_error or 'scrape failed'}"
+        reason = redact_url(last_error) if last_error else "scrape failed"
+        error = f"Prometheus cannot scrape it: {reason}"
     restarted = _age(inputs.now, inputs.restarts.get(reading.instance))
     if restarted is not None and restarted > RESTART_MARK_SECONDS:
         restarted = None

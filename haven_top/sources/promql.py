@@ -13,6 +13,7 @@ Per-instance figures for the instances table always cover the whole fleet.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,116 @@ def normalize_selector(selector: str) -> str:
     if text.startswith("{") and text.endswith("}"):
         text = text[1:-1].strip()
     return text.rstrip(",").strip()
+
+
+@dataclass(frozen=True)
+class LabelMatcher:
+    """One label matcher of a selector, such as `job="haven"` or `env!~"dev.*"`."""
+
+    name: str
+    operator: str
+    """"=", "!=", "=~" or "!~"."""
+    value: str
+    pattern: re.Pattern[str] | None = None
+    """The compiled regular expression of "=~" and "!~", matched against the
+    whole value as Prometheus anchors it."""
+
+    def matches(self, value: str) -> bool:
+        """Return True when the label value `value` satisfies this matcher."""
+        if self.operator == "=":
+            return value == self.value
+        if self.operator == "!=":
+            return value != self.value
+        assert self.pattern is not None
+        found = self.pattern.fullmatch(value) is not None
+        return found if self.operator == "=~" else not found
+
+
+_MATCHER_RE = re.compile(
+    r"""\s*(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)\s*(?P<operator>=~|!~|!=|=)\s*"""
+    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)\s*(?:,|$)""",
+    re.DOTALL,
+)
+_ESCAPE_RE = re.compile(
+    r"\\(?:(?P<char>[abfnrtv\\'\"])|x(?P<hex2>[0-9a-fA-F]{2})"
+    r"|u(?P<hex4>[0-9a-fA-F]{4})|U(?P<hex8>[0-9a-fA-F]{8})|(?P<octal>[0-7]{3}))"
+)
+_ESCAPED_CHARS = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r"}
+_ESCAPED_CHARS.update({"t": "\t", "v": "\v"})
+
+
+def parse_selector(selector: str) -> tuple[LabelMatcher, ...]:
+    """Parse label matchers such as `{job="haven", env=~"prod|stage"}`.
+
+    Strings may be quoted with ", ' or ` as in PromQL, and regular expressions
+    must match the whole value, as Prometheus anchors them. Raises ValueError
+    on text that is not a list of label matchers.
+    """
+    text = normalize_selector(selector)
+    found = []
+    position = 0
+    while position < len(text):
+        match = _MATCHER_RE.match(text, position)
+        if match is None:
+            raise ValueError(
+                f"invalid label matcher at {text[position:]!r} in selector "
+                f'{selector!r}; write matchers such as job="haven"'
+            )
+        found.append(_matcher(match, selector))
+        position = match.end()
+    return tuple(found)
+
+
+def _matcher(match: re.Match[str], selector: str) -> LabelMatcher:
+    name, operator = match.group("name"), match.group("operator")
+    value = _unquote(match.group("value"))
+    pattern = None
+    if operator in ("=~", "!~"):
+        try:
+            pattern = re.compile(value)
+        except re.error as exc:
+            raise ValueError(
+                f"invalid regular expression {value!r} in selector {selector!r}: "
+                f"{exc}; fix the pattern"
+            ) from None
+    return LabelMatcher(name, operator, value, pattern)
+
+
+def _unquote(literal: str) -> str:
+    body = literal[1:-1]
+    if literal[0] == "`":
+        return body
+    rest = _ESCAPE_RE.sub(_unescape, body)
+    if "\\" in _ESCAPE_RE.sub("", body):
+        raise ValueError(
+            f"invalid escape sequence in string {literal}; write a backslash as \\\\ "
+            "or quote the pattern with backticks"
+        )
+    return rest
+
+
+def _unescape(match: re.Match[str]) -> str:
+    char = match.group("char")
+    if char is not None:
+        return _ESCAPED_CHARS.get(char, char)
+    if match.group("octal") is not None:
+        return chr(int(match.group("octal"), 8))
+    digits = match.group("hex2") or match.group("hex4") or match.group("hex8")
+    return chr(int(digits, 16))
+
+
+def labels_fit(labels: Mapping[str, str], selector: Sequence[LabelMatcher]) -> bool:
+    """Return True unless a label of `labels` contradicts a matcher of `selector`.
+
+    A matcher whose label is absent from `labels` is not applied: an alert
+    built from an aggregate such as `sum(rate(...))` has lost the `job` and
+    `instance` labels, and still belongs to the selected fleet.
+    """
+    return all(
+        matcher.matches(labels[matcher.name])
+        for matcher in selector
+        if matcher.name in labels
+    )
 
 
 def quote(value: str) -> str:
