@@ -26,7 +26,9 @@ from textual.validation import Integer
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet
 from textual.widgets._footer import FooterLabel
 
+from haven_top.core.sanitize import visible
 from haven_top.core.token import MISSING_TOKEN_MESSAGE
+from haven_top.core.urls import redact_url
 from haven_top.sources.admin import (
     MAX_DURATION,
     AdminClient,
@@ -119,10 +121,14 @@ class DebugModal(ModalScreen[DebugRequest | None]):
         duration: int = DEFAULT_DURATION,
     ) -> None:
         """`targets` are all the monitored targets; `selected` is the one the
-        panes are narrowed to, offered as the alternative to all of them."""
+        panes are narrowed to, offered as the alternative to all of them.
+
+        `selected` may come as snapshots show it, with its URL's password
+        replaced by `***`; it is matched to the real target URL here.
+        """
         super().__init__()
         self.targets = tuple(targets)
-        self.selected = selected if selected in self.targets else None
+        self.selected = real_target(selected, self.targets)
         self.duration = duration
 
     def compose(self) -> ComposeResult:
@@ -145,7 +151,9 @@ class DebugModal(ModalScreen[DebugRequest | None]):
                 )
             with RadioSet(id="debug-targets"):
                 yield RadioButton(f"all {count} {noun}", value=True, id="debug-all")
-                label = f"selected: {self.selected}" if self.selected else "selected"
+                label = "selected"
+                if self.selected:
+                    label = f"selected: {shown_target(self.selected)}"
                 yield RadioButton(
                     Content(label), id="debug-selected", disabled=self.selected is None
                 )
@@ -185,6 +193,19 @@ class DebugModal(ModalScreen[DebugRequest | None]):
         chosen = self.query_one("#debug-selected", RadioButton).value
         targets = (self.selected,) if chosen and self.selected else self.targets
         return DebugRequest(duration, targets)
+
+
+def real_target(selected: str | None, targets: Sequence[str]) -> str | None:
+    """Find the target that `selected` names, itself or with its password hidden."""
+    if selected is None or selected in targets:
+        return selected
+    by_shown = {redact_url(target): target for target in targets}
+    return by_shown.get(selected)
+
+
+def shown_target(target: str) -> str:
+    """Return a target URL as the screen may show it: no password, no controls."""
+    return visible(redact_url(target))
 
 
 class AdminFooter(Footer):
@@ -283,8 +304,12 @@ class DebugRecordCounter:
 
 
 def _instance_key(url: str) -> str:
-    """Return the lower-case host:port of a URL, or of a bare host:port."""
-    text = url.strip().lower()
+    """Return the lower-case host:port of a URL, or of a bare host:port.
+
+    The password is replaced with `***` first, as in the log sources'
+    instance names, so that a target with a password matches its records.
+    """
+    text = redact_url(url.strip()).lower()
     if "://" in text:
         return urlsplit(text).netloc
     return text.split("/", 1)[0]
@@ -373,6 +398,7 @@ class DebugControl:
         except Exception as exc:  # noqa: BLE001 - the dashboard must keep running
             logger.exception("Debug request failed")
             message = f"debug request failed: {type(exc).__name__}: {exc}"
+            message = visible(redact_url(message))
             screen.app.notify(
                 message, title="Debug logging", severity="error", markup=False
             )
@@ -431,8 +457,8 @@ class DebugControl:
         for target in self.records.unwatched(targets):
             self._warn(
                 screen,
-                f"debug logging is on for {target}, but no log source for it is "
-                "connected, so its DEBUG records cannot be seen",
+                f"debug logging is on for {shown_target(target)}, but no log "
+                "source for it is connected, so its DEBUG records cannot be seen",
             )
             targets.remove(target)
         waiting = set(targets)
@@ -445,7 +471,7 @@ class DebugControl:
             arrived = {target for target in waiting if counts.get(target, 0) > 0}
             for target in sorted(arrived):
                 screen.app.notify(
-                    f"DEBUG records are arriving from {target}",
+                    f"DEBUG records are arriving from {shown_target(target)}",
                     title="Debug logging",
                     markup=False,
                 )
@@ -453,8 +479,9 @@ class DebugControl:
         for target in sorted(waiting):
             self._warn(
                 screen,
-                f"no DEBUG records from {target} in {VERIFY_SECONDS:g} s: the "
-                "service accepted the call, but its log stream does not show them",
+                f"no DEBUG records from {shown_target(target)} in "
+                f"{VERIFY_SECONDS:g} s: the service accepted the call, but its "
+                "log stream does not show them",
             )
 
     def _warn(self, screen: Screen[object], message: str) -> None:
