@@ -47,7 +47,8 @@ def add_prometheus_arguments(group: argparse._ArgumentGroup) -> None:
         "--selector",
         metavar="MATCHERS",
         help="label matchers that pick the Haven series, such as 'job=\"haven\"' "
-        "(default: none, every series with the Haven names)",
+        "(default: none, every series with the Haven names); the server's alerts "
+        "are listed unless one of their labels contradicts a matcher",
     )
     group.add_argument(
         "--prometheus-bearer-token-file",
