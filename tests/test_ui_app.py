@@ -480,6 +480,28 @@ async def test_stale_metrics_marked() -> None:
         assert not app.screen.query_one("#system").has_class("-stale")
 
 
+@pytest.mark.parametrize(
+    ("metrics_age", "reason"),
+    [(None, "no metrics yet"), (42.0, "metrics stale"), (0.4, "needs 2 scrapes")],
+)
+async def test_missing_rates_say_why(metrics_age: float | None, reason: str) -> None:
+    """A target that went down leaves no rates; that is no lack of requests."""
+    snapshot = full_snapshot(
+        traffic=Traffic(), latency_seconds=Latency(), metrics_age=metrics_age
+    )
+    app = make_app(FakeProvider(snapshot), interval=1.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        rates = plain(app, "#traffic-rates")
+        assert rates == f"req/s no data ({reason})"
+        assert app.screen.query_one("#traffic-rates").region.height == 1
+        quantiles = plain(app, "#latency-quantiles")
+        if reason == "needs 2 scrapes":
+            assert quantiles == "p50 p95 p99 no data (no requests)"
+        else:
+            assert quantiles == f"p50 p95 p99 no data ({reason})"
+
+
 async def test_snapshot_failure_keeps_app_running() -> None:
     provider = FakeProvider(full_snapshot())
     app = make_app(provider, interval=SLOW)

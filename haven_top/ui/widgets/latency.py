@@ -28,20 +28,17 @@ class LatencyPane(Pane):
     def show(self, snapshot: Snapshot) -> None:
         self.show_title(f"Latency · {fmt.window(snapshot.window_seconds)} window")
         quantiles = self.query_one("#latency-quantiles", Static)
-        scraped = snapshot.metrics_age is not None
-        set_text(quantiles, quantiles_line(snapshot.latency_seconds, scraped))
+        reason = self.missing_reason(snapshot.metrics_age, "no requests")
+        set_text(quantiles, quantiles_line(snapshot.latency_seconds, reason))
         self.query_one(LabelledSpark).show(snapshot.history.p95)
         self.show_age(snapshot.metrics_age)
 
 
-def quantiles_line(latency: Latency, scraped: bool = True) -> Content:
-    """p50, p95 and p99 in milliseconds; "no data" when the window saw no requests.
-
-    `scraped` false (no metrics at all yet) gives that as the reason instead.
-    """
+def quantiles_line(latency: Latency, reason: str = "no requests") -> Content:
+    """p50, p95 and p99 in milliseconds, or "no data" and `reason` when all three
+    are unknown, as when the window saw no requests."""
     if latency.p50 is None and latency.p95 is None and latency.p99 is None:
-        reason = "no requests in the window" if scraped else "no metrics yet"
-        return Content(f"p50 p95 p99: no data ({reason})")
+        return Content(f"p50 p95 p99 no data ({reason})")
     return Content.assemble(
         "p50 ",
         (fmt.millis(latency.p50), "bold"),

@@ -46,6 +46,14 @@ class Pane(Vertical):
         if subtitle != self.border_subtitle:
             self.border_subtitle = subtitle
 
+    def missing_reason(self, age: float | None, default: str) -> str:
+        """Say why a value of this pane is missing, given its data's `age`."""
+        if age is None:
+            return "no metrics yet"
+        if age > self.stale_after:
+            return "metrics stale"
+        return default
+
     def show_title(self, title: str) -> None:
         """Set the border title, repainting only when it changed."""
         if title != self.border_title:

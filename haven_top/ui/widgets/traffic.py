@@ -35,8 +35,9 @@ class TrafficPane(Pane):
 
     def show(self, snapshot: Snapshot) -> None:
         traffic = snapshot.traffic
-        scraped = snapshot.metrics_age is not None
-        set_text(self.query_one("#traffic-rates", Static), rates_line(traffic, scraped))
+        reason = self.missing_reason(snapshot.metrics_age, "needs 2 scrapes")
+        rates = self.query_one("#traffic-rates", Static)
+        set_text(rates, rates_line(traffic, reason))
         set_text(self.query_one("#traffic-classes", Static), classes_line(traffic))
         history = snapshot.history
         self.query_one("#traffic-rate-spark", LabelledSpark).show(
@@ -46,14 +47,12 @@ class TrafficPane(Pane):
         self.show_age(snapshot.metrics_age)
 
 
-def rates_line(traffic: Traffic, scraped: bool = True) -> Content:
+def rates_line(traffic: Traffic, reason: str = "needs 2 scrapes") -> Content:
     """Build the headline: requests and 5xx errors per second, and their ratio.
 
-    Without a rate it says why: nothing scraped yet (`scraped` false), or too
-    few scrapes in the window to compute one.
+    Without a rate it gives `reason`, kept short to fit one line at 80 columns.
     """
     if traffic.requests_per_second is None:
-        reason = "two scrapes in the window needed" if scraped else "no metrics yet"
         return Content.assemble(("req/s no data", "bold"), f" ({reason})")
     ratio_style = error_ratio_style(traffic.error_ratio)
     return Content.assemble(
