@@ -171,8 +171,11 @@ async def test_down_and_back_after_restart(
     assert "connection refused" in target.error
 
     start_demo(port=port)
-    target = await wait_for_target(collector, url, lambda t: t.up and t.ready)
+    target = await wait_for_target(
+        collector, url, lambda t: t.up and t.restarted_age is not None
+    )
     assert target.restarted_age is not None
+    await wait_for_target(collector, url, lambda t: t.ready is True)
     await wait_for_target(collector, url, lambda t: t.error is None)
 
 

@@ -51,8 +51,21 @@ def user_themes_dir() -> Path:
 
 def bundled_themes() -> list[Theme]:
     """Load the themes shipped with haven-top; a broken one is a packaging bug."""
-    folder = files("haven_top.themes")
+    folder = bundled_themes_dir()
     return [load_theme(entry) for entry in _toml_files(folder.iterdir())]
+
+
+def bundled_themes_dir() -> Traversable | Path:
+    """Return the folder of the shipped themes.
+
+    An installed wheel holds them as the package `haven_top.themes`. A source
+    checkout run in place (`python -m haven_top` from the repository, beside a
+    non-editable install) has no such package, only the top-level `themes/`.
+    """
+    try:
+        return files("haven_top.themes")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "themes"
 
 
 def user_themes(folder: Path | None = None) -> tuple[list[Theme], list[str]]:
