@@ -1,17 +1,22 @@
 """Idle CPU and memory of the haven-top dashboard next to btop, same refresh.
 
-Both programs run on a pseudo-terminal of the same size for the same time,
-while the bundled demo service (steady traffic) runs. haven-top watches the
-demo at a 1 s interval; btop runs with `update_ms = 1000` from a config file in
-a temporary `XDG_CONFIG_HOME`. CPU is the change of utime + stime in
-`/proc/PID/stat` between the end of a warm-up and the end of the run. Memory is
-the resident set size (VmRSS in `/proc/PID/status`) at the end. The pty output
-is read and thrown away by this script, whose own CPU is not counted. A third
-row runs haven-top's collector without the screen, to show how much of the CPU
-goes to collecting and how much to drawing.
+Every program runs on a pseudo-terminal of the same size for the same time.
+haven-top runs as an operator starts it, `haven-top --interval 1 --demo`: it
+starts the bundled demo service (steady traffic) as a child process and shows
+the dashboard with the demo's log stream in the log pane. A second row adds
+`--no-log-stream`, which leaves the log pane out, to split the drawing cost.
+Only the haven-top process is counted, not its demo child. A third row runs
+haven-top's collector without the screen against a demo this script starts,
+to show how much of the CPU goes to collecting. btop runs with
+`update_ms = 1000` from a config file in a temporary `XDG_CONFIG_HOME`.
 
-Run: `python bench/bench_idle.py [--seconds 30] [--warmup 5] [--size 160x50]`
-(Linux only).
+CPU is the change of utime + stime in `/proc/PID/stat` between the end of a
+warm-up and the end of the run. Memory is the resident set size (VmRSS in
+`/proc/PID/status`) at the end. The pty output is read and thrown away by
+this script, whose own CPU is not counted.
+
+Run: `python bench/bench_idle.py [--seconds 30] [--warmup 5]
+[--sizes 80x24,160x50]` (Linux only).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import tempfile
 import termios
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +57,8 @@ asyncio.run(main())
 """The collector and one snapshot a second without the screen, as the app runs
 them, to split haven-top's CPU between collecting and drawing."""
 
+HAVEN_TOP = [sys.executable, "-m", "haven_top", "--interval", "1", "--demo"]
+
 
 @dataclass(frozen=True)
 class Measurement:
@@ -62,6 +70,14 @@ class Measurement:
     """Terminal output written per second: how much each refresh redraws."""
 
 
+@dataclass(frozen=True)
+class Timing:
+    columns: int
+    rows: int
+    warmup: float
+    seconds: float
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds measured")
@@ -69,21 +85,33 @@ def main(argv: list[str] | None = None) -> int:
         "--warmup", type=float, default=5.0, help="seconds before measuring"
     )
     parser.add_argument("--btop", default=shutil.which("btop") or "/usr/bin/btop")
-    parser.add_argument("--size", default="160x50", help="pty size as COLUMNSxROWS")
+    parser.add_argument(
+        "--sizes",
+        default="80x24,160x50",
+        help="pty sizes as COLUMNSxROWS, separated by commas",
+    )
     args = parser.parse_args(argv)
-    columns, rows = (int(part) for part in args.size.split("x"))
-    timing = (columns, rows, args.warmup, args.seconds)
-    with start_demo(scenario="steady", seed=7) as demo:
-        haven_top = [sys.executable, "-m", "haven_top", "--interval", "1", demo.url]
-        ours = measure("haven-top", haven_top, {}, *timing)
-        collector = [sys.executable, "-c", COLLECTOR_ONLY, demo.url]
-        collecting = measure("collector", collector, {}, *timing)
-        with tempfile.TemporaryDirectory(prefix="bench-btop-") as home:
-            btop_env = write_btop_config(Path(home))
-            theirs = measure("btop", [args.btop], btop_env, *timing)
-    print(f"idle at a 1 s refresh, {args.size} pty, {args.seconds:g} s measured")
-    print_report(ours, collecting, theirs)
+    for size in args.sizes.split(","):
+        columns, rows = (int(part) for part in size.split("x"))
+        timing = Timing(columns, rows, args.warmup, args.seconds)
+        print(f"idle at a 1 s refresh, {size} pty, {args.seconds:g} s measured")
+        print_report(measure_all(timing, args.btop))
+        print()
     return 0
+
+
+def measure_all(timing: Timing, btop: str) -> list[Measurement]:
+    """Measure haven-top with and without logs, the collector, then btop."""
+    rows = [
+        measure("haven-top", HAVEN_TOP, {}, timing),
+        measure("no logs", [*HAVEN_TOP, "--no-log-stream"], {}, timing),
+    ]
+    with start_demo(scenario="steady", seed=7) as demo:
+        collector = [sys.executable, "-c", COLLECTOR_ONLY, demo.url]
+        rows.append(measure("collector", collector, {}, timing))
+    with tempfile.TemporaryDirectory(prefix="bench-btop-") as home:
+        rows.append(measure("btop", [btop], write_btop_config(Path(home)), timing))
+    return rows
 
 
 def write_btop_config(home: Path) -> dict[str, str]:
@@ -95,17 +123,12 @@ def write_btop_config(home: Path) -> dict[str, str]:
 
 
 def measure(
-    name: str,
-    command: list[str],
-    env: dict[str, str],
-    columns: int,
-    rows: int,
-    warmup: float,
-    seconds: float,
+    name: str, command: list[str], env: dict[str, str], timing: Timing
 ) -> Measurement:
-    """Run `command` on a pty, wait `warmup` s, then measure it for `seconds`."""
+    """Run `command` on a pty, wait the warm-up, then measure it."""
     main_fd, child_fd = os.openpty()
-    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    window = struct.pack("HHHH", timing.rows, timing.columns, 0, 0)
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, window)
     child_env = {**os.environ, "TERM": "xterm-256color", **env}
     child_env.pop("NO_COLOR", None)
 
@@ -126,10 +149,10 @@ def measure(
     drain.start()
 
     try:
-        time.sleep(warmup)
+        time.sleep(timing.warmup)
         cpu_before, bytes_before = cpu_seconds(process.pid), written[0]
         started = time.monotonic()
-        time.sleep(seconds)
+        time.sleep(timing.seconds)
         cpu_after, bytes_after = cpu_seconds(process.pid), written[0]
         elapsed = time.monotonic() - started
         rss = rss_bytes(process.pid)
@@ -180,18 +203,28 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def print_report(
-    ours: Measurement, collecting: Measurement, theirs: Measurement
-) -> None:
+def print_report(rows: list[Measurement]) -> None:
+    """Print one line per program, then each haven-top row's ratios to btop."""
     print(f"{'program':<10} {'CPU % of a core':>16} {'RSS MiB':>9} {'out KiB/s':>10}")
-    for row in (ours, collecting, theirs):
+    for row in rows:
         cpu = f"{row.cpu_percent:>16.2f}"
         rss = f"{row.rss_bytes / 2**20:>9.1f}"
         print(f"{row.name:<10} {cpu} {rss} {row.output_bytes_per_second / 1024:>10.1f}")
-    if theirs.cpu_percent > 0:
-        ratio = ours.cpu_percent / theirs.cpu_percent
-        print(f"CPU ratio haven-top / btop: {ratio:.2f}")
-    print(f"RSS ratio haven-top / btop: {ours.rss_bytes / theirs.rss_bytes:.2f}")
+    btop = rows[-1]
+    for row in rows[:2]:
+        print(
+            f"{row.name} / btop: CPU {ratio(row, btop, lambda m: m.cpu_percent)}, "
+            f"RSS {ratio(row, btop, lambda m: m.rss_bytes)}"
+        )
+
+
+def ratio(
+    ours: Measurement, theirs: Measurement, value: Callable[[Measurement], float]
+) -> str:
+    """Format ours / theirs as "12.3x", or "n/a" when theirs measured 0."""
+    if value(theirs) <= 0:
+        return "n/a"
+    return f"{value(ours) / value(theirs):.1f}x"
 
 
 if __name__ == "__main__":
