@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
+import select
+import struct
+import subprocess
+import sys
+import termios
 import time
+from pathlib import Path
 
+import psutil
 from test_ui_fakes import main_screen, plain, table_rows
 
 from haven_top.demo.launcher import DemoProcess
@@ -51,3 +61,46 @@ async def test_dashboard_shows_demo_snapshot(demo: DemoProcess) -> None:
             assert row[1] == stats.endpoint
             assert row[2] == fmt.rate(stats.requests_per_second, "", fmt.DASH)
         assert "PAUSED" in plain(app, "#paused-badge")
+
+
+def test_ctrl_c_stops_dashboard_and_demo(tmp_path: Path) -> None:
+    """The dashboard with `--demo` on a real terminal: ctrl+c ends both processes."""
+    main_fd, child_fd = pty.openpty()
+    window = struct.pack("HHHH", 24, 80, 0, 0)
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, window)
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    command = [sys.executable, "-m", "haven_top", "--demo", "--interval", "0.5"]
+    process = subprocess.Popen(
+        command, stdin=child_fd, stdout=child_fd, stderr=child_fd, env=env
+    )
+    os.close(child_fd)
+    try:
+        screen = read_pty_until(main_fd, b"req/s", DEADLINE_SECONDS)
+        assert b"req/s" in screen
+        children = psutil.Process(process.pid).children()
+        assert len(children) == 1
+        demo = children[0]
+        os.write(main_fd, b"\x03")
+        assert process.wait(timeout=DEADLINE_SECONDS) == 0
+        demo.wait(timeout=DEADLINE_SECONDS)
+        assert not demo.is_running()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(main_fd)
+
+
+def read_pty_until(fd: int, marker: bytes, timeout: float) -> bytes:
+    """Read the terminal output until `marker` shows or `timeout` seconds pass."""
+    output = b""
+    deadline = time.monotonic() + timeout
+    while marker not in output and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                output += os.read(fd, 65536)
+            except OSError:
+                break
+    return output
