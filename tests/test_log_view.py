@@ -12,6 +12,7 @@ from textual.strip import Strip
 from haven_top.core.logstore import LogStore
 from haven_top.sources.logstreams import LogHub
 from haven_top.ui.screens.request import RequestPickerModal, RequestScreen
+from haven_top.ui.widgets.log_format import instance_label
 from haven_top.ui.widgets.log_view import LogPane, LogView
 
 
@@ -420,3 +421,11 @@ async def test_idle_poll_draws_nothing() -> None:
             view.poll_store()
             await pilot.pause()
         assert drawn == []
+
+
+def test_instance_label_keeps_port() -> None:
+    assert instance_label("127.0.0.1:37045") == "127.0.0.1:37045"
+    assert instance_label("haven-api-7f9c-blue:8000") == "…7f9c-blue:8000"
+    assert instance_label("haven-api-7f9c-blue:8000").endswith(":8000")
+    assert len(instance_label("haven-api-7f9c-blue:8000")) == 15
+    assert instance_label(None) == ""

@@ -47,6 +47,18 @@ def format_duration(duration_ms: float | None) -> str:
     return f"{duration_ms:.0f}ms"
 
 
+INSTANCE_WIDTH = 15
+"""Columns of the instance name: "127.0.0.1:37045" fits whole."""
+
+
+def instance_label(instance: str | None) -> str:
+    """Fit an instance name to its column, keeping the end, where the port is."""
+    text = visible(instance or "")
+    if len(text) <= INSTANCE_WIDTH:
+        return text
+    return "…" + text[-(INSTANCE_WIDTH - 1) :]
+
+
 def short_id(request_id: str | None) -> str:
     return (request_id or "")[:8]
 
@@ -64,7 +76,7 @@ def row_parts(
     dim = style_of("log-view--dim")
     plain = Style()
     clock = (format_clock(record.timestamp) + " ", dim)
-    instance = (f"{visible(record.instance or '')[:14]:<14} ", dim)
+    instance = (f"{instance_label(record.instance):<{INSTANCE_WIDTH}} ", dim)
     if record.is_raw:
         line = display_line(record.raw, limit=max(width, 40))
         return [clock, (" " * 6, plain), instance, (line, plain)]
