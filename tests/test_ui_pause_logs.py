@@ -1,4 +1,4 @@
-"""The pause key holds the whole dashboard, the log pane included."""
+"""The pause key freezes the whole dashboard, the log pane included."""
 
 from __future__ import annotations
 

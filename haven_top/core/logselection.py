@@ -88,13 +88,16 @@ class LogSelection:
         return len(self._seqs)
 
     def seq_at(self, index: int) -> int:
-        """The seq of row `index` (0 is the oldest match at the last refresh)."""
+        """Return the seq of row `index`.
+
+        Row 0 is the oldest match at the last refresh.
+        """
         if not self.filter:
             return self._first + index
         return self._seqs[index]
 
     def index_of(self, seq: int) -> int | None:
-        """The row of the record `seq`, or None when it is not in the selection."""
+        """Return the row of record `seq`, or None when it is not in the selection."""
         if not self.filter:
             in_range = self._first <= seq < self._checked_to
             return seq - self._first if in_range else None
@@ -111,8 +114,8 @@ class LogSelection:
         return self.store.records(self.seqs())
 
     def find_problem(self, start: int, step: int) -> int | None:
-        """The row of the next ERROR-or-worse or 5xx record from `start` (not
-        included) going by `step` (+1 or -1), or None when there is none.
+        """Find the row of the next ERROR-or-worse or 5xx record after `start`,
+        going by `step` (+1 or -1), or None when there is none.
 
         Rows whose records were evicted since the last refresh are skipped.
         """

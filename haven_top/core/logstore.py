@@ -240,17 +240,17 @@ class LogStore:
         return bool(self.request_seqs(request_id))
 
     def request_records(self, request_id: str) -> list[LogRecord]:
-        """Every retained record of one request from every instance, by time."""
+        """Return every retained record of one request from every instance, by time."""
         records = list(self.records(self.request_seqs(request_id)))
         records.sort(key=lambda record: (record.timestamp, record.seq))
         return records
 
     def level_at(self, seq: int) -> int:
-        """The level rank of a retained record; `RAW_LEVEL` for a raw line."""
+        """Return the level rank of a retained record, or `RAW_LEVEL` for a raw line."""
         return self._level[seq % self.capacity]
 
     def status_at(self, seq: int) -> int:
-        """The status code of a retained record, 0 when it has none."""
+        """Return the status code of a retained record, or 0 when it has none."""
         return self._status[seq % self.capacity]
 
     def raw_at(self, seq: int) -> bytes:

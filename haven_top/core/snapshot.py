@@ -40,9 +40,9 @@ class TargetStatus:
     error: str | None = None
     """One line saying what is wrong with this target now, or None."""
     last_scrape_age: float | None = None
-    """Seconds since `/metrics` last answered with a parsable exposition."""
+    """Seconds since `/metrics` last returned a parsable exposition."""
     last_health_age: float | None = None
-    """Seconds since a health endpoint last answered."""
+    """Seconds since a health endpoint last returned a response."""
     restarted_age: float | None = None
     """Seconds since a restart was detected, while that is recent enough to mark."""
     requests_per_second: float | None = None
@@ -163,7 +163,7 @@ class Snapshot:
     selected_target: str | None = None
     """The instance every pane is narrowed to, or None for the whole fleet."""
     metrics_age: float | None = None
-    """Seconds since any target last answered a scrape."""
+    """Seconds since the last successful scrape of any target."""
     system_age: float | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def bundled_themes() -> list[Theme]:
 def bundled_themes_dir() -> Traversable | Path:
     """Return the folder of the shipped themes.
 
-    An installed wheel holds them as the package `haven_top.themes`. A source
+    An installed wheel contains them as the package `haven_top.themes`. A source
     checkout run in place (`python -m haven_top` from the repository, beside a
     non-editable install) has no such package, only the top-level `themes/`.
     """

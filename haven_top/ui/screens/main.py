@@ -47,7 +47,8 @@ class MainScreen(Screen[None]):
     """Every pane of one snapshot, refreshed each interval unless paused."""
 
     PAUSES_LOGS = True
-    """The pause key holds the log view too, so the log view leaves it to us."""
+    """Flag for screens whose pause key also freezes the log view. The log view
+    then passes its own pause key on to the screen."""
 
     AUTO_FOCUS = "#endpoints-table"
     """Enter on an endpoint lists its requests. The instances table comes first

@@ -40,7 +40,7 @@ ENDPOINT_MAX_WIDTH = 60
 
 @dataclass(frozen=True)
 class _LineContext:
-    """What every line of one repaint of the table is drawn with."""
+    """Width and styles shared by every line of one repaint of the table."""
 
     width: int
     scroll_x: int

@@ -235,12 +235,12 @@ class LogView(ScrollView, can_focus=True):
         self.rows.pin(seq for seq in seqs if seq is not None)
 
     def screen_pauses_logs(self) -> bool:
-        """True on a screen whose own pause key holds the logs with everything else."""
+        """Return True on a screen whose pause key freezes the logs with the rest."""
         return bool(getattr(self.screen, "PAUSES_LOGS", False))
 
     def action_toggle_hold(self) -> None:
         if self.screen_pauses_logs():
-            # Let the key reach the screen's pause, which holds this view too.
+            # Pass the key on to the screen's pause, which freezes this view too.
             raise SkipAction()
         if self.held:
             self.follow()
