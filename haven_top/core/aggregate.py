@@ -54,12 +54,16 @@ class WindowRates:
     buckets: dict[float, float] = field(default_factory=dict)
     cpu_cores: float | None = None
 
+    def endpoint(self, key: EndpointKey) -> EndpointRates:
+        """Return the rates of endpoint `key`, adding empty ones the first time."""
+        rates = self.endpoints.get(key)
+        if rates is None:
+            rates = self.endpoints[key] = EndpointRates()
+        return rates
+
     def add(self, other: WindowRates) -> None:
         for key, rates in other.endpoints.items():
-            mine = self.endpoints.get(key)
-            if mine is None:
-                mine = self.endpoints[key] = EndpointRates()
-            mine.add(rates)
+            self.endpoint(key).add(rates)
         for status_class, value in other.by_status_class.items():
             self.by_status_class[status_class] = (
                 self.by_status_class.get(status_class, 0.0) + value
@@ -162,13 +166,10 @@ def _add_requests(
     deltas: list[float],
     scale: float,
 ) -> None:
-    endpoints = rates.endpoints
     by_class = rates.by_status_class
     for (method, endpoint, status_class), delta in zip(keys, deltas, strict=False):
         per_second = delta * scale
-        endpoint_rates = endpoints.get((method, endpoint))
-        if endpoint_rates is None:
-            endpoint_rates = endpoints[(method, endpoint)] = EndpointRates()
+        endpoint_rates = rates.endpoint((method, endpoint))
         endpoint_rates.requests += per_second
         if status_class == ERROR_CLASS:
             endpoint_rates.errors += per_second
@@ -185,10 +186,7 @@ def _add_counts(
     scale: float,
 ) -> None:
     for key, delta in zip(keys, deltas, strict=False):
-        endpoint_rates = rates.endpoints.get(key)
-        if endpoint_rates is None:
-            endpoint_rates = rates.endpoints[key] = EndpointRates()
-        endpoint_rates.requests += delta * scale
+        rates.endpoint(key).requests += delta * scale
         rates.requests += delta * scale
 
 
@@ -198,14 +196,10 @@ def _add_bucket_rates(
     deltas: list[float],
     scale: float,
 ) -> None:
-    endpoints = rates.endpoints
     total = rates.buckets
     for (method, endpoint, bound), delta in zip(keys, deltas, strict=False):
         per_second = delta * scale
-        endpoint_rates = endpoints.get((method, endpoint))
-        if endpoint_rates is None:
-            endpoint_rates = endpoints[(method, endpoint)] = EndpointRates()
-        buckets = endpoint_rates.buckets
+        buckets = rates.endpoint((method, endpoint)).buckets
         buckets[bound] = buckets.get(bound, 0.0) + per_second
         total[bound] = total.get(bound, 0.0) + per_second
 
